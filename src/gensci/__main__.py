@@ -1,0 +1,3 @@
+from gensci.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Data sets and simulators. Returns tensors and plain metadata; no nn code."""

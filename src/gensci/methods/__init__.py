@@ -1,0 +1,1 @@
+"""Generative objectives and samplers; each method is an nn.Module (see base.Method)."""

@@ -1,0 +1,1 @@
+"""Measurements on samples against reference data: pure functions returning dicts of floats."""

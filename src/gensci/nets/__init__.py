@@ -1,0 +1,1 @@
+"""Neural networks only: tensors (and masks) in, tensors out. No losses, schedules or devices."""

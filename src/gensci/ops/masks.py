@@ -1,0 +1,53 @@
+"""Masks and centre-of-mass handling for padded batches of point clouds.
+
+Shapes: x [B, N, D] positions or features, node_mask [B, N] (1 real, 0 padding).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def expand_mask(node_mask: Tensor) -> Tensor:
+    """[B, N] -> [B, N, 1], in the dtype of the mask's float use."""
+    return node_mask.unsqueeze(-1).to(torch.get_default_dtype() if not node_mask.is_floating_point() else node_mask.dtype)
+
+
+def masked_mean(x: Tensor, node_mask: Tensor) -> Tensor:
+    """Mean over real nodes: x [B, N, D] -> [B, 1, D]."""
+    m = expand_mask(node_mask).to(x.dtype)
+    return (x * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp(min=1)
+
+
+def remove_mean(x: Tensor, node_mask: Tensor) -> Tensor:
+    """Project onto the zero-centre-of-mass subspace; padding stays exactly zero."""
+    m = expand_mask(node_mask).to(x.dtype)
+    return (x - masked_mean(x, node_mask)) * m
+
+
+def assert_mean_zero(x: Tensor, node_mask: Tensor, atol: float = 1e-4) -> None:
+    err = masked_mean(x, node_mask).abs().max().item()
+    scale = max(1.0, x.abs().max().item())
+    if err > atol * scale:
+        raise AssertionError(f"centre of mass is {err:.2e}, expected 0")
+
+
+def sample_com_free_gaussian(shape: tuple[int, int, int], node_mask: Tensor, generator=None) -> Tensor:
+    """Standard Gaussian on the zero-CoM subspace of real nodes: [B, N, D]."""
+    z = torch.randn(shape, generator=generator, device=node_mask.device)
+    return remove_mean(z, node_mask)
+
+
+def sample_masked_gaussian(shape: tuple[int, int, int], node_mask: Tensor, generator=None) -> Tensor:
+    z = torch.randn(shape, generator=generator, device=node_mask.device)
+    return z * expand_mask(node_mask).to(z.dtype)
+
+
+def edge_mask(node_mask: Tensor, self_loops: bool = False) -> Tensor:
+    """[B, N] -> [B, N, N]: pairs of real nodes (without i == j unless asked)."""
+    m = node_mask.bool()
+    e = m.unsqueeze(1) & m.unsqueeze(2)
+    if not self_loops:
+        e = e & ~torch.eye(m.shape[1], dtype=torch.bool, device=m.device)
+    return e

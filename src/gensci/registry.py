@@ -1,0 +1,106 @@
+"""Names -> classes for methods, data sets, workflows and presets.
+
+Entries are "module:attribute" strings imported on first use, so listing the
+data sets does not import RDKit or GalSim, and `data/`, `nets/`, `metrics/`
+need not import this module (DESIGN.md: they import only `ops`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Entry:
+    target: str  # "package.module:attribute"
+    summary: str  # one line for `gensci datasets` / `gensci presets`
+
+
+class Registry:
+    """A named table of lazily imported objects; unknown names list the choices."""
+
+    def __init__(self, kind: str, entries: dict[str, Entry]):
+        self.kind = kind
+        self._entries = dict(entries)
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def summary(self, name: str) -> str:
+        return self._entry(name).summary
+
+    def register(self, name: str, target: str, summary: str = "") -> None:
+        """Add an entry (for users' own methods or data sets)."""
+        self._entries[name] = Entry(target, summary)
+
+    def get(self, name: str) -> Any:
+        module, _, attr = self._entry(name).target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._entries
+
+    def _entry(self, name: str) -> Entry:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise KeyError(f"unknown {self.kind} {name!r}; choices: {', '.join(self.names())}") from None
+
+
+METHODS = Registry(
+    "method",
+    {
+        "dae": Entry("gensci.methods.dae:DAE", "denoising autoencoder (input -> target regression)"),
+        "vae": Entry("gensci.methods.vae:VAE", "Gaussian (beta-)VAE with analytic KL"),
+        "gan": Entry("gensci.methods.gan:GAN", "GAN family: minimax, acgan, wgan-gp, wgan-div"),
+        "edm": Entry("gensci.methods.edm:EDM", "E(3)-equivariant diffusion of 3D molecules (EGNN denoiser)"),
+    },
+)
+
+DATASETS = Registry(
+    "dataset",
+    {
+        "radio": Entry(
+            "gensci.data.radio:RadioData",
+            "simulated cosmic-ray radio traces (500 samples; background/uniform/cosine noise)",
+        ),
+        "radio-file": Entry("gensci.data.radio:RadioFileData", "your own radio traces from an npz file"),
+        "qm9": Entry(
+            "gensci.data.qm9:QM9Data",
+            "QM9: 130,831 small organic molecules with 3D coordinates (from the qm9pack package)",
+        ),
+        "galaxies": Entry(
+            "gensci.data.galaxies:GalaxyData",
+            "simulated galaxy images: barred spiral / elliptical / spiral (RGB, 64x64)",
+        ),
+        "first": Entry(
+            "gensci.data.firstgalaxy:FirstGalaxyData",
+            "2,158 real FIRST radio-galaxy images in 4 classes (firstgalaxydata package, optional)",
+        ),
+        "images": Entry("gensci.data.images:ImageFolderData", "your own images: one subfolder per class"),
+    },
+)
+
+# A workflow wires a data domain to its metrics, samples and report (see workflows/base.py).
+WORKFLOWS = Registry(
+    "workflow",
+    {
+        "radio": Entry("gensci.workflows.radio:RadioWorkflow", "denoise radio traces"),
+        "molecules": Entry("gensci.workflows.molecules:MoleculeWorkflow", "3D molecules"),
+        "images": Entry("gensci.workflows.images:ImageWorkflow", "images with class labels"),
+    },
+)
+
+
+def preset_names() -> list[str]:
+    files = resources.files("gensci.presets").iterdir()
+    return sorted(f.name[: -len(".yaml")] for f in files if f.name.endswith(".yaml"))
+
+
+def preset_text(name: str) -> str:
+    if name not in preset_names():
+        raise KeyError(f"unknown preset {name!r}; choices: {', '.join(preset_names())}")
+    return resources.files("gensci.presets").joinpath(f"{name}.yaml").read_text()

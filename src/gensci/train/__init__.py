@@ -1,0 +1,1 @@
+"""The trainer: loop, budgets, EMA, checkpoints, resume, logging, torch.distributed."""

@@ -1,0 +1,1 @@
+"""Plots, molecule pictures, GIFs and the HTML report."""

@@ -1,0 +1,1 @@
+"""Wiring per data domain: how a run is sampled, evaluated and reported (see base.Workflow)."""
