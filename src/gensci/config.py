@@ -63,6 +63,7 @@ class EvalConfig(Section):
 
 class ExperimentConfig(Section):
     name: str = "run"
+    description: str = ""
     seed: int = 0
     data: SerializeAsAny[DataConfig]
     method: SerializeAsAny[MethodConfig]

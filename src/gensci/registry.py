@@ -95,6 +95,20 @@ WORKFLOWS = Registry(
 )
 
 
+def load_plugins() -> None:
+    """Import user extensions named in GENSCI_PLUGINS ("pkg.module" or "pkg.module:function", comma-separated).
+
+    A plug-in registers its own data sets/methods with e.g. `DATASETS.register(name, "pkg.mod:Class", "summary")`.
+    """
+    import os
+
+    for spec in filter(None, (s.strip() for s in os.environ.get("GENSCI_PLUGINS", "").split(","))):
+        module, _, func = spec.partition(":")
+        mod = importlib.import_module(module)
+        if func:
+            getattr(mod, func)()
+
+
 def preset_names() -> list[str]:
     files = resources.files("gensci.presets").iterdir()
     return sorted(f.name[: -len(".yaml")] for f in files if f.name.endswith(".yaml"))

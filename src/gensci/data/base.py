@@ -36,8 +36,24 @@ class TensorDictDataset(Dataset):
 
 
 def collate_gathered(items: list[dict]) -> dict:
-    """Collate for TensorDictDataset.__getitems__ (already a batch)."""
-    return items[0]
+    """Collate for TensorDictDataset.__getitems__ (already a batch); point clouds are trimmed."""
+    return trim_padding(items[0])
+
+
+def trim_padding(batch: dict) -> dict:
+    """Cut padded point clouds to the largest real size in the batch.
+
+    With a `node_mask` [B, N], every tensor whose dim 1 has size N is sliced to
+    n_max = max real nodes; padding only costs work (QM9: mean 18 of 29 atoms).
+    """
+    mask = batch.get("node_mask")
+    if not isinstance(mask, torch.Tensor) or mask.dim() != 2:
+        return batch
+    n = mask.shape[1]
+    n_max = int(mask.sum(1).max().item()) if mask.numel() else 0
+    if n_max == n:
+        return batch
+    return {k: v[:, :n_max] if isinstance(v, torch.Tensor) and v.dim() >= 2 and v.shape[1] == n else v for k, v in batch.items()}
 
 
 @dataclass

@@ -51,3 +51,24 @@ def edge_mask(node_mask: Tensor, self_loops: bool = False) -> Tensor:
     if not self_loops:
         e = e & ~torch.eye(m.shape[1], dtype=torch.bool, device=m.device)
     return e
+
+
+def real_first(node_mask: Tensor) -> Tensor:
+    """Per row, the indices of the nodes with real ones first (stable), trimmed to the largest real count: [B, n_max].
+
+    With `gather_nodes`/`scatter_nodes` this packs a padded batch to its largest molecule and back.
+    """
+    m = node_mask.bool()
+    order = torch.argsort((~m).to(torch.uint8), dim=1, stable=True)
+    return order[:, : int(m.sum(1).max())]
+
+
+def gather_nodes(v: Tensor, index: Tensor) -> Tensor:
+    """v [B, N, F], index [B, K] -> v[b, index[b, k]]: [B, K, F]."""
+    return torch.gather(v, 1, index.unsqueeze(-1).expand(-1, -1, v.shape[-1]))
+
+
+def scatter_nodes(v: Tensor, index: Tensor, n: int) -> Tensor:
+    """Inverse of gather_nodes for a partial permutation `index`: [B, K, F] -> [B, n, F], zero elsewhere."""
+    out = v.new_zeros(v.shape[0], n, v.shape[-1])
+    return out.scatter(1, index.unsqueeze(-1).expand(-1, -1, v.shape[-1]), v)

@@ -1,0 +1,101 @@
+"""The Python API: what the CLI wires together, callable from a notebook.
+
+    from gensci import api
+    run, result = api.train("radio-dae", out="runs/radio", max_minutes=5)
+    metrics = api.evaluate(run)
+    html = api.report(run, metrics)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gensci.config import ConfigError, ExperimentConfig, load_config
+from gensci.train.trainer import Trainer, TrainResult
+from gensci.workflows.base import EvalOptions, Run, SampleOptions, build_method, load_data, workflow_for
+
+
+def resolve_config(
+    target: str | Path,
+    overrides: list[str] = (),
+    seed: int | None = None,
+    max_steps: int | None = None,
+    max_minutes: float | None = None,
+) -> ExperimentConfig:
+    extra = list(overrides)
+    if max_steps is not None:
+        extra.append(f"train.max_steps={max_steps}")
+    if max_minutes is not None:
+        extra.append(f"train.max_minutes={max_minutes}")
+    return load_config(target, extra, seed)
+
+
+def train(
+    target: str | Path | ExperimentConfig,
+    out: str | Path | None = None,
+    resume: bool = False,
+    overrides: list[str] = (),
+    seed: int | None = None,
+    max_steps: int | None = None,
+    max_minutes: float | None = None,
+    progress: bool | None = None,
+) -> tuple[Run, TrainResult]:
+    """Train a preset, YAML file or config into a run directory (resuming it when asked)."""
+    if isinstance(target, ExperimentConfig):
+        config = target
+    else:
+        is_run = Path(target).is_dir() and (Path(target) / "config.yaml").exists()
+        if resume and is_run and out is None:
+            out = target
+        config = resolve_config(target, overrides, seed, max_steps, max_minutes)
+    if progress is not None:
+        config.train.progress = progress
+    run_dir = Path(out) if out is not None else Path("runs") / config.name
+    last = run_dir / "checkpoints" / "last.pt"
+    if resume and not last.exists():
+        raise ConfigError(f"--resume: {run_dir} has no checkpoint to resume from")
+    if not resume and last.exists():
+        raise ConfigError(f"{run_dir} already holds a trained run; pass --resume to continue it or --out for a new one")
+    data = load_data(config)
+    trainer = Trainer(config, run_dir, lambda info: build_method(config, info), data, workflow_for(config).periodic_eval)
+    if trainer.dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for sub in ("checkpoints", "samples", "figures"):
+            (run_dir / sub).mkdir(exist_ok=True)
+        (run_dir / "config.yaml").write_text(config.to_yaml())
+    try:
+        result = trainer.fit(resume=resume)
+    finally:
+        trainer.close()
+    return Run(run_dir), result
+
+
+def evaluate(run: Run | str | Path, options: EvalOptions | None = None, save: bool = True) -> dict[str, Any]:
+    run = run if isinstance(run, Run) else Run(run)
+    metrics = run.workflow.evaluate(run, options or EvalOptions())
+    if save:
+        (run.path / "evaluation.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def sample(run: Run | str | Path, options: SampleOptions | None = None) -> list[Path]:
+    run = run if isinstance(run, Run) else Run(run)
+    return run.workflow.sample(run, options or SampleOptions())
+
+
+def saved_evaluation(run: Run) -> dict[str, Any] | None:
+    f = run.path / "evaluation.json"
+    return json.loads(f.read_text()) if f.exists() else None
+
+
+def report(run: Run | str | Path, metrics: dict[str, Any] | None = None) -> Path:
+    """Write RUN/report.html (figures in RUN/figures and embedded) and return its path."""
+    from gensci.viz.report import write_run_report
+
+    run = run if isinstance(run, Run) else Run(run)
+    metrics = metrics if metrics is not None else saved_evaluation(run)
+    if metrics is None:
+        metrics = evaluate(run)
+    return write_run_report(run, metrics, run.workflow.report(run, metrics))

@@ -1,0 +1,241 @@
+"""The `gensci` command line: wiring only (config -> data -> method -> trainer -> outputs)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Generative models of scientific data, judged by the data's statistics.")
+err = Console(stderr=True)
+out = Console()
+
+DEMO_PRESET = "radio-dae"
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+def _guard(fn):
+    """Turn expected user errors into one clear line and exit code 2 (no traceback)."""
+    import functools
+
+    from gensci.config import ConfigError
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, FileNotFoundError, KeyError, ValueError, NotImplementedError) as e:
+            _fail(str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e))
+
+    return wrapper
+
+
+@app.command()
+def presets() -> None:
+    """List the built-in experiments (presets)."""
+    import yaml
+
+    from gensci.registry import preset_names, preset_text
+
+    table = Table("preset", "description", box=None)
+    for name in preset_names():
+        table.add_row(name, (yaml.safe_load(preset_text(name)) or {}).get("description", ""))
+    out.print(table)
+
+
+@app.command()
+def datasets() -> None:
+    """List the built-in data sets and loaders."""
+    from gensci.registry import DATASETS
+
+    table = Table("dataset", "description", box=None)
+    for name in DATASETS.names():
+        table.add_row(name, DATASETS.summary(name))
+    out.print(table)
+
+
+@app.command()
+@_guard
+def train(
+    target: str = typer.Argument(..., help="preset name, config YAML, or a run directory (with --resume)"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/NAME)"),
+    max_steps: Optional[int] = typer.Option(None, help="stop after this many optimisation steps"),
+    max_minutes: Optional[float] = typer.Option(None, help="stop after this much training time"),
+    seed: Optional[int] = typer.Option(None, help="seed (same seed, same losses on CPU)"),
+    set_: list[str] = typer.Option([], "--set", help="override a config field: key=value (e.g. train.lr=3e-4)"),
+    resume: bool = typer.Option(False, help="continue the run from its last checkpoint"),
+    quiet: bool = typer.Option(False, help="no progress bar"),
+) -> None:
+    """Train a model; writes config.yaml, metrics.jsonl and checkpoints/ into the run directory."""
+    from gensci import api
+
+    run, result = api.train(target, out_dir, resume, set_, seed, max_steps, max_minutes, progress=not quiet)
+    if _is_main():
+        loss = result.last_logs.get("loss")
+        err.print(
+            f"trained {result.steps} steps in {result.elapsed / 60:.1f} min (stopped by {result.stopped_by})"
+            + (f", loss {loss:.4g}" if loss is not None else "")
+        )
+        out.print(str(run.path))
+
+
+@app.command()
+@_guard
+def sample(
+    run: Path = typer.Argument(..., help="run directory"),
+    n: Optional[int] = typer.Option(None, help="number of samples"),
+    input: Optional[Path] = typer.Option(None, "--input", help="your own data to transform (e.g. traces to denoise)"),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="output file (format from its suffix)"),
+    steps: Optional[int] = typer.Option(None, help="sampling steps (diffusion)"),
+    chain: bool = typer.Option(False, help="write the denoising trajectory (PNG strip + GIF)"),
+    until_stable: bool = typer.Option(False, help="with --chain: retry until the final molecule is stable"),
+    class_label: Optional[int] = typer.Option(None, "--class", help="class to generate (conditional models)"),
+    seed: int = typer.Option(0, help="sampling seed"),
+) -> None:
+    """Draw samples from a trained run (for a denoiser: denoise the test split or --input)."""
+    from gensci import api
+    from gensci.workflows.base import SampleOptions
+
+    paths = api.sample(run, SampleOptions(n, input, out_file, steps, chain, until_stable, class_label, seed))
+    for p in paths:
+        out.print(str(p))
+
+
+@app.command()
+@_guard
+def evaluate(
+    target: Optional[Path] = typer.Argument(None, help="run directory, or a molecule file (XYZ/SDF)"),
+    dataset: Optional[str] = typer.Option(None, help="evaluate a built-in data set itself (qm9)"),
+    split: str = typer.Option("train", help="with --dataset: train|valid|test"),
+    limit: Optional[int] = typer.Option(None, help="with --dataset: only the first N molecules"),
+    remove_h: bool = typer.Option(False, "--remove-h", help="with --dataset qm9: heavy atoms only"),
+    reference: Optional[Path] = typer.Option(None, help="with a molecule file: novelty against this file instead of QM9 train"),
+    n: Optional[int] = typer.Option(None, help="number of samples to evaluate"),
+    steps: Optional[int] = typer.Option(None, help="sampling steps (diffusion)"),
+    seed: int = typer.Option(0, help="sampling seed"),
+    as_json: bool = typer.Option(False, "--json", help="print exactly one JSON object on stdout"),
+) -> None:
+    """Measure a run, a molecule file or a data set; the statistics a scientist would check."""
+    from gensci import api
+    from gensci.workflows.base import EvalOptions, Run
+
+    if dataset is not None:
+        if dataset != "qm9":
+            _fail(f"--dataset {dataset}: only qm9 can be evaluated as a data set")
+        from gensci.workflows.molecule_files import evaluate_dataset
+
+        metrics = evaluate_dataset(split=split, limit=limit, remove_h=remove_h)
+    elif target is None:
+        _fail("give a run directory, a molecule file, or --dataset NAME")
+    elif target.is_dir():
+        metrics = api.evaluate(Run(target), EvalOptions(n=n, steps=steps, seed=seed))
+    elif target.exists():
+        from gensci.workflows.molecule_files import evaluate_file
+
+        metrics = evaluate_file(target, reference=reference)
+    else:
+        _fail(f"{target}: no such run directory or file")
+    _print_metrics(metrics, as_json)
+
+
+@app.command()
+@_guard
+def report(run: Path = typer.Argument(..., help="run directory")) -> None:
+    """Write RUN/report.html (evaluating the run first if it has not been) and print its path."""
+    from gensci import api
+
+    out.print(str(api.report(run)))
+
+
+@app.command()
+@_guard
+def compare(
+    runs: list[Path] = typer.Argument(..., help="run directories on the same data"),
+    out_file: Path = typer.Option(Path("compare.html"), "--out", help="HTML page to write"),
+) -> None:
+    """Put several runs side by side: a table here and an HTML page."""
+    from gensci import api
+    from gensci.viz.report import page, table_html  # noqa: F401
+    from gensci.workflows.base import ReportSection, Run
+
+    opened = [Run(r) for r in runs]
+    metrics = [api.saved_evaluation(r) or api.evaluate(r) for r in opened]
+    keys = [k for k in dict.fromkeys(k for m in metrics for k in m) if not isinstance(metrics[0].get(k, 0), (dict, list))]
+    table = Table("run", *keys, box=None)
+    rows = {}
+    for r, m in zip(opened, metrics):
+        table.add_row(r.path.name, *[_short(m.get(k, "")) for k in keys])
+        rows[r.path.name] = {k: m.get(k, "") for k in keys}
+    out.print(table)
+    section = ReportSection("Runs side by side", table=rows, columns=keys)
+    extra = opened[0].workflow.compare_sections(opened, metrics) if hasattr(opened[0].workflow, "compare_sections") else []
+    out_file.write_text(page("gensci: comparison", ", ".join(r.path.name for r in opened), [section, *extra]))
+    out.print(str(out_file))
+
+
+@app.command()
+@_guard
+def demo(
+    out_dir: Path = typer.Option(Path("runs/demo"), "--out", help="run directory"),
+    max_minutes: float = typer.Option(3.0, help="training time"),
+) -> None:
+    """The main job on built-in data, in a few minutes: train, sample, evaluate, report."""
+    import shutil
+
+    from gensci import api
+
+    if (out_dir / "config.yaml").exists():
+        shutil.rmtree(out_dir)
+    err.print(f"[bold]gensci demo[/]: training preset {DEMO_PRESET} for {max_minutes:g} min into {out_dir}")
+    run, result = api.train(DEMO_PRESET, out_dir, max_minutes=max_minutes)
+    err.print(f"trained {result.steps} steps in {result.elapsed / 60:.1f} min; sampling and evaluating")
+    samples = api.sample(run)
+    metrics = api.evaluate(run)
+    path = api.report(run, metrics)
+    headline = run.workflow.headline(metrics)
+    table = Table("measure", "value", title=f"demo ({DEMO_PRESET}, {result.steps} steps)", box=None)
+    for k, v in headline.items():
+        table.add_row(k, _short(v))
+    out.print(table)
+    out.print(f"samples: {', '.join(str(s) for s in samples)}")
+    out.print(f"report:  {path}")
+
+
+def _short(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _print_metrics(metrics: dict, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(metrics) + "\n")
+        return
+    table = Table("measure", "value", box=None)
+    for k, v in metrics.items():
+        table.add_row(k, _short(v) if not isinstance(v, (dict, list)) else json.dumps(v)[:80])
+    out.print(table)
+
+
+def _is_main() -> bool:
+    import os
+
+    return int(os.environ.get("RANK", 0)) == 0
+
+
+def main() -> None:
+    from gensci.registry import load_plugins
+
+    load_plugins()
+    app()
+
+
+if __name__ == "__main__":
+    main()

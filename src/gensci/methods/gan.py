@@ -1,0 +1,241 @@
+"""The GAN family on DCGAN-style networks; the variants are loss and penalty choices of one method.
+
+Objectives (`GANConfig.objective`), with D's score s = D(x) [B]:
+- "minimax": the non-saturating GAN of Goodfellow et al. (2014, Sec. 3): D minimises
+  BCE(s_real, 1) + BCE(s_fake, 0); G minimises BCE(s_fake, 1) = -log sigmoid(s_fake).
+- "acgan": the same adversarial terms plus an auxiliary classifier on D (Odena et al. 2017, Eq. 2-3):
+  D maximises L_S + L_C and G maximises L_C - L_S, i.e. the class cross-entropy L_C on real and
+  fake images enters D's loss and on fake images G's loss. The generator is class-conditional.
+- "wgan-gp": Wasserstein critic with gradient penalty (Gulrajani et al. 2017, Algorithm 1):
+  L_D = E[s_fake] - E[s_real] + lambda * E[(||grad D(x_hat)|| - 1)^2] at per-sample interpolates
+  x_hat = eps x_real + (1 - eps) x_fake; L_G = -E[s_fake].
+- "wgan-div": Wasserstein divergence (Wu et al. 2018, Eq. 9 / Algorithm 1): the same critic terms
+  plus k * E[||grad D(x_hat)||^p] with no Lipschitz target; k = 2, p = 6 as recommended there.
+
+The critic loop: each call of `train_step` makes ONE discriminator update on its batch, and every
+`n_critic`-th call (step % n_critic == n_critic - 1) also one generator update. So with n_critic = 5
+a trainer step is a critic step and G moves once per 5 batches, exactly Algorithm 1 of Gulrajani
+et al. with fresh real data at every critic iteration. Logged: d_loss, g_loss (the generator's loss
+at this step's fakes; G is stepped only on generator steps), gp or div, wasserstein (E[s_real] -
+E[s_fake], Wasserstein objectives), class_loss (AC-GAN), and loss = d_loss (it is updated every step).
+
+`conditional: true` makes G (and, outside AC-GAN, D by input one-hot channels) take the class.
+Fake labels during training are the real batch's labels, so generated classes follow the data's mix.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import Tensor
+
+from gensci.config import MethodConfig, TrainConfig
+from gensci.methods.base import Method, adamw
+from gensci.methods.vae import sample_normal
+from gensci.nets.conv2d import DCGANDiscriminator, DCGANGenerator, dcgan_init
+
+Objective = Literal["minimax", "acgan", "wgan-gp", "wgan-div"]
+WASSERSTEIN = ("wgan-gp", "wgan-div")
+
+# Optimiser defaults per objective: (lr_g, lr_d, betas).
+DEFAULTS: dict[str, tuple[float, float, tuple[float, float]]] = {
+    # DCGAN: Adam, lr 2e-4, beta1 0.5 (Radford et al. 2016, Sec. 4); AC-GAN used the same (Odena et al. 2017, App.).
+    "minimax": (2e-4, 2e-4, (0.5, 0.999)),
+    "acgan": (2e-4, 2e-4, (0.5, 0.999)),
+    # WGAN-GP: alpha = 1e-4, beta1 = 0, beta2 = 0.9 (Gulrajani et al. 2017, Algorithm 1).
+    "wgan-gp": (1e-4, 1e-4, (0.0, 0.9)),
+    # WGAN-div: lr 2e-4, betas (0.5, 0.999) as in the PyTorch-GAN reference implementation
+    # (eriklindernoren/PyTorch-GAN, implementations/wgan_div/wgan_div.py, commit 2281f6d).
+    "wgan-div": (2e-4, 2e-4, (0.5, 0.999)),
+}
+
+
+class GANConfig(MethodConfig):
+    name: Literal["gan"] = "gan"
+    objective: Objective = "minimax"
+    conditional: bool = Field(False, description="class-conditional G (and D); acgan implies it")
+    latent_dim: int = Field(100, ge=1, description="100 in DCGAN")
+    g_width: int = Field(32, ge=1, description="generator channels at full resolution (doubling per stage down)")
+    d_width: int = Field(32, ge=1, description="discriminator channels of the first stage")
+    d_norm: Literal["auto", "batch", "layer", "none"] = Field("auto", description="auto: layer for Wasserstein, batch otherwise")
+    embed_dim: int = Field(16, ge=1, description="size of the generator's class embedding")
+    n_critic: int | None = Field(None, ge=1, description="critic steps per generator step (None: 5 Wasserstein, 1 otherwise)")
+    gp_lambda: float = Field(10.0, ge=0, description="WGAN-GP penalty weight (Gulrajani et al. 2017: 10)")
+    div_k: float = Field(2.0, ge=0, description="WGAN-div k (Wu et al. 2018: 2)")
+    div_p: float = Field(6.0, gt=0, description="WGAN-div p (Wu et al. 2018: 6)")
+    div_points: Literal["real_fake", "interpolates"] = Field(
+        "real_fake", description="where the WGAN-div gradient is taken (see wgan_div_penalty)"
+    )
+    class_weight: float = Field(1.0, ge=0, description="AC-GAN weight of the class cross-entropy")
+    lr_g: float | None = Field(None, gt=0, description="None: the objective's published default")
+    lr_d: float | None = Field(None, gt=0, description="None: the objective's published default")
+    betas: tuple[float, float] | None = Field(None, description="Adam betas; None: the objective's default")
+
+    @property
+    def is_conditional(self) -> bool:
+        return self.conditional or self.objective == "acgan"
+
+    @property
+    def critic_steps(self) -> int:
+        # 5 critic iterations per generator iteration (Gulrajani et al. 2017, Algorithm 1: n_critic = 5).
+        return self.n_critic or (5 if self.objective in WASSERSTEIN else 1)
+
+
+# -- losses and penalties: pure functions -----------------------------------------------------------
+def discriminator_loss(objective: Objective, real_score: Tensor, fake_score: Tensor) -> Tensor:
+    """The adversarial part of D's loss, scores [B] -> scalar (penalties and class terms are separate)."""
+    if objective in WASSERSTEIN:
+        return fake_score.mean() - real_score.mean()
+    return F.softplus(-real_score).mean() + F.softplus(fake_score).mean()  # BCE(real, 1) + BCE(fake, 0)
+
+
+def generator_loss(objective: Objective, fake_score: Tensor) -> Tensor:
+    """The adversarial part of G's loss: -E[s_fake] (Wasserstein) or non-saturating -log sigmoid(s_fake)."""
+    if objective in WASSERSTEIN:
+        return -fake_score.mean()
+    return F.softplus(-fake_score).mean()
+
+
+def _input_gradients(critic: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """d critic(x_i) / d x_i per sample, flattened [B, D]; keeps the graph so the penalty trains D."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    return grad.flatten(1)
+
+
+def _interpolates(real: Tensor, fake: Tensor) -> Tensor:
+    eps = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    return eps * real.detach() + (1 - eps) * fake.detach()
+
+
+def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, lam: float = 10.0) -> Tensor:
+    """lambda * E[(||grad_x critic(x_hat)||_2 - 1)^2] with x_hat = eps real + (1 - eps) fake, eps ~ U[0, 1]
+    per sample (Gulrajani et al. 2017, Eq. 3). critic: x [B, ...] -> [B]."""
+    g2 = _input_gradients(critic, _interpolates(real, fake)).pow(2).sum(-1)
+    norm = torch.sqrt(g2 + 1e-12)  # the epsilon keeps the backward finite at a zero gradient
+    return lam * (norm - 1).pow(2).mean()
+
+
+def wgan_div_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, k: float = 2.0, p: float = 6.0,
+                     points: Literal["real_fake", "interpolates"] = "real_fake") -> Tensor:
+    """k * E[||grad_x critic(x)||_2^p] (Wu et al. 2018, Eq. 9 and Algorithm 1; k = 2, p = 6).
+
+    Wu et al. study several sampling distributions for the penalty points. points="real_fake"
+    averages the term over the real and the fake samples, k/2 (E_real + E_fake), as the PyTorch-GAN
+    reference does (eriklindernoren/PyTorch-GAN, implementations/wgan_div/wgan_div.py);
+    points="interpolates" takes it at WGAN-GP style random interpolates. For a linear critic
+    x -> w.x both give k ||w||^p.
+    """
+    if points == "interpolates":
+        g2 = _input_gradients(critic, _interpolates(real, fake)).pow(2).sum(-1)
+    else:
+        g2 = torch.cat([_input_gradients(critic, real), _input_gradients(critic, fake)]).pow(2).sum(-1)
+    return k * g2.pow(p / 2).mean()
+
+
+class GAN(Method):
+    """One GAN method; `objective` picks minimax / AC-GAN / WGAN-GP / WGAN-div (module docstring).
+
+    Shapes: images x [B, C, H, W] in [0, 1]; z [B, latent_dim]; labels [B] int64.
+    """
+
+    Config = GANConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"sample"})
+
+    def __init__(self, config: GANConfig, info: dict[str, Any]):
+        super().__init__(config, info)
+        c, s = int(info["channels"]), int(info["image_size"])
+        k = int(info.get("n_classes") or 0)
+        if config.is_conditional and k < 2:
+            raise ValueError(f"a conditional GAN needs a data set with classes; info says n_classes={k}")
+        self.n_classes = k if config.is_conditional else 0
+        acgan = config.objective == "acgan"
+        d_norm = config.d_norm if config.d_norm != "auto" else ("layer" if config.objective in WASSERSTEIN else "batch")
+        self.generator = DCGANGenerator(config.latent_dim, c, s, config.g_width, self.n_classes, config.embed_dim)
+        self.discriminator = DCGANDiscriminator(
+            c, s, config.d_width, d_norm, n_classes=0 if acgan else self.n_classes, aux_classes=self.n_classes if acgan else 0
+        )
+        self.generator.apply(dcgan_init)
+        self.discriminator.apply(dcgan_init)
+        if self.n_classes:  # this instance also samples by class
+            self.capabilities = frozenset({"sample", "conditional"})
+
+    def optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+        lr_g, lr_d, betas = DEFAULTS[self.config.objective]
+        betas = self.config.betas or betas
+        return {
+            "generator": adamw(self.generator.parameters(), train, self.config.lr_g or lr_g, betas),
+            "discriminator": adamw(self.discriminator.parameters(), train, self.config.lr_d or lr_d, betas),
+        }
+
+    def _critic(self, labels: Tensor | None) -> Callable[[Tensor], Tensor]:
+        return lambda x: self.discriminator(x, labels)[0]
+
+    def train_step(self, batch: dict[str, Tensor], step: int, opt) -> dict[str, float]:
+        cfg = self.config
+        real = batch["x"]
+        labels = batch["label"] if self.n_classes else None
+        z = torch.randn(len(real), cfg.latent_dim, device=real.device)
+        fake = self.generator(z, labels)
+        d_labels = None if cfg.objective == "acgan" else labels
+        real_score, real_logits = self.discriminator(real, d_labels)
+        fake_score, fake_logits = self.discriminator(fake.detach(), d_labels)
+
+        logs: dict[str, float] = {}
+        d_loss = discriminator_loss(cfg.objective, real_score, fake_score)
+        if cfg.objective == "acgan":
+            class_loss = F.cross_entropy(real_logits, labels) + F.cross_entropy(fake_logits, labels)
+            d_loss = d_loss + cfg.class_weight * class_loss
+            logs["class_loss"] = float(class_loss.detach()) / 2
+        elif cfg.objective == "wgan-gp":
+            penalty = gradient_penalty(self._critic(d_labels), real, fake, cfg.gp_lambda)
+            d_loss = d_loss + penalty
+            logs["gp"] = float(penalty.detach())
+        elif cfg.objective == "wgan-div":
+            penalty = wgan_div_penalty(self._critic(d_labels), real, fake, cfg.div_k, cfg.div_p, cfg.div_points)
+            d_loss = d_loss + penalty
+            logs["div"] = float(penalty.detach())
+        if cfg.objective in WASSERSTEIN:
+            logs["wasserstein"] = float((real_score.mean() - fake_score.mean()).detach())
+        opt.step(d_loss, "discriminator")
+
+        if step % cfg.critic_steps == cfg.critic_steps - 1:
+            g_loss = self._generator_loss(fake, labels)
+            opt.step(g_loss, "generator")
+        else:  # not stepped: report G's loss at these fakes from the scores already computed
+            g_loss = generator_loss(cfg.objective, fake_score.detach())
+        d_loss = float(d_loss.detach())
+        return {"loss": d_loss, "d_loss": d_loss, "g_loss": float(g_loss.detach()), **logs}
+
+    def _generator_loss(self, fake: Tensor, labels: Tensor | None) -> Tensor:
+        acgan = self.config.objective == "acgan"
+        score, logits = self.discriminator(fake, None if acgan else labels)
+        loss = generator_loss(self.config.objective, score)
+        if acgan:
+            loss = loss + self.config.class_weight * F.cross_entropy(logits, labels)
+        return loss
+
+    @torch.no_grad()
+    def sample(self, n: int, condition: Tensor | int | None = None, generator: torch.Generator | None = None):
+        """{"x": [n, C, H, W]} (+ "label": [n] for conditional models).
+
+        condition: class labels [n] (or one int for all); None draws classes uniformly from `generator`.
+        """
+        z = sample_normal((n, self.config.latent_dim), generator, self.device)
+        if not self.n_classes:
+            if condition is not None:
+                raise ValueError("this GAN is unconditional; train with conditional: true (or acgan) to sample by class")
+            return {"x": self.generator(z)}
+        if condition is None:
+            gen_device = generator.device if generator is not None else self.device
+            labels = torch.randint(self.n_classes, (n,), generator=generator, device=gen_device)
+        else:
+            labels = torch.as_tensor(condition, dtype=torch.long)
+            labels = labels.expand(n) if labels.dim() == 0 else labels
+        labels = labels.to(self.device)
+        if len(labels) != n or labels.min() < 0 or labels.max() >= self.n_classes:
+            raise ValueError(f"condition must be {n} labels in [0, {self.n_classes}); got {labels.tolist()[:10]}")
+        return {"x": self.generator(z, labels), "label": labels}

@@ -1,0 +1,151 @@
+"""Gaussian variational autoencoder (Kingma & Welling 2014) with the beta weight of Higgins et al. (2017).
+
+For an image x [B, C, H, W] in [0, 1], the encoder gives q(z|x) = N(mu, diag(exp(logvar))) with
+z [B, L]; the decoder gives pixel logits. The evidence lower bound per image (Kingma & Welling 2014,
+Eq. 10, with the KL term in closed form, their Appendix B) is
+
+    ELBO(x) = E_q[log p(x|z)] - KL(q(z|x) || N(0, I)),
+
+estimated with one reparameterised sample z = mu + exp(logvar / 2) * eps. Training minimises
+-E_q[log p(x|z)] + beta * KL (beta = 1: the ELBO; beta > 1: a beta-VAE).
+
+Reconstruction likelihoods (`recon`):
+- "bernoulli": log p(x|z) = -BCE(logits, x) summed over pixels (the usual choice for images in
+  [0, 1]; not normalised for non-binary x, so it is a score rather than a density);
+- "mse": a Gaussian N(sigmoid(logits), sigma^2) per pixel, i.e. -||x - x_hat||^2 / (2 sigma^2)
+  minus the normalising constant, so the ELBO is a bound on a true density in nats.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import Tensor
+
+from gensci.config import MethodConfig
+from gensci.methods.base import Method
+from gensci.nets.conv2d import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from gensci.ops.gaussian import gaussian_kl_logvar
+
+
+class VAEConfig(MethodConfig):
+    name: Literal["vae"] = "vae"
+    net: Literal["conv", "fc"] = Field("conv", description="DCGAN-style conv nets, or the blog's 500-unit MLPs")
+    latent_dim: int = Field(32, ge=1, description="L; the blog's fully connected VAE uses 50")
+    beta: float = Field(1.0, gt=0, description="KL weight (1: plain VAE, >1: beta-VAE)")
+    recon: Literal["bernoulli", "mse"] = "bernoulli"
+    sigma: float = Field(0.1, gt=0, description="decoder pixel std for recon='mse'")
+    width: int = Field(32, ge=1, description="conv: channels of the first stage (doubling per stage)")
+    hidden: int = Field(500, ge=1, description="fc: hidden units (500 in the blog)")
+    norm: Literal["batch", "layer", "none"] = "batch"
+
+
+def sample_normal(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> Tensor:
+    """Standard normal draws from `generator` on its own device, moved to `device`, so a CPU-seeded
+    generator gives the same numbers whatever device the model sits on."""
+    gen_device = generator.device if generator is not None else device
+    return torch.randn(shape, generator=generator, device=gen_device).to(device)
+
+
+class VAE(Method):
+    """Gaussian (beta-)VAE on images; see the module docstring for the objective.
+
+    Shapes: x [B, C, H, W] in [0, 1]; z, mu, logvar [B, L].
+    """
+
+    Config = VAEConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {"sample", "encode", "decode", "reconstruct", "log_likelihood", "anomaly_score", "interpolate"}
+    )
+
+    def __init__(self, config: VAEConfig, info: dict[str, Any]):
+        super().__init__(config, info)
+        self.shape = (int(info["channels"]), int(info["image_size"]), int(info["image_size"]))
+        c, s, _ = self.shape
+        if config.net == "conv":
+            self.encoder = ConvEncoder(c, s, 2 * config.latent_dim, config.width, config.norm)
+            self.decoder = ConvDecoder(config.latent_dim, c, s, config.width, config.norm)
+        else:
+            self.encoder = MLPEncoder(math.prod(self.shape), config.latent_dim, config.hidden)
+            self.decoder = MLPDecoder(config.latent_dim, self.shape, config.hidden)
+
+    # -- the model ---------------------------------------------------------------------------
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """x [B, C, H, W] -> (mu [B, L], logvar [B, L])."""
+        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        return mu, logvar
+
+    def decode_logits(self, z: Tensor) -> Tensor:
+        return self.decoder(z)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """z [B, L] -> the decoder's mean image [B, C, H, W] in [0, 1]."""
+        return torch.sigmoid(self.decoder(z))
+
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """Decode the posterior mean: x [B, C, H, W] -> [B, C, H, W]."""
+        return self.decode(self.encode(x)[0])
+
+    def recon_nll(self, logits: Tensor, x: Tensor) -> Tensor:
+        """-log p(x|z) per image [B] (nats)."""
+        if self.config.recon == "bernoulli":
+            return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(-1)
+        sigma = self.config.sigma
+        sq = (torch.sigmoid(logits) - x).pow(2).flatten(1).sum(-1)
+        return sq / (2 * sigma**2) + x[0].numel() * math.log(sigma * math.sqrt(2 * math.pi))
+
+    def terms(self, x: Tensor, eps: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(-log p(x|z), KL(q(z|x) || N(0, I))) per image, each [B], with one reparameterised z."""
+        mu, logvar = self.encode(x)
+        if eps is None:
+            eps = torch.randn_like(mu)
+        z = mu + (0.5 * logvar).exp() * eps
+        kl = gaussian_kl_logvar(mu, logvar).sum(-1)
+        return self.recon_nll(self.decode_logits(z), x), kl
+
+    # -- training ----------------------------------------------------------------------------
+    def train_step(self, batch: dict[str, Tensor], step: int, opt) -> dict[str, float]:
+        recon, kl = self.terms(batch["x"])
+        loss = (recon + self.config.beta * kl).mean()
+        opt.step(loss, "main")
+        recon, kl = float(recon.detach().mean()), float(kl.detach().mean())
+        return {"loss": float(loss.detach()), "recon": recon, "kl": kl, "elbo": -(recon + kl)}
+
+    # -- uses --------------------------------------------------------------------------------
+    @torch.no_grad()
+    def elbo(self, x: Tensor, n_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
+        """ELBO per image [B] (nats), averaged over `n_samples` posterior draws (beta is not applied)."""
+        total = torch.zeros(len(x), device=x.device)
+        for _ in range(n_samples):
+            mu_shape = (len(x), self.config.latent_dim)
+            recon, kl = self.terms(x, sample_normal(mu_shape, generator, x.device))
+            total -= recon + kl
+        return total / n_samples
+
+    log_likelihood = elbo  # a lower bound on log p(x)
+
+    @torch.no_grad()
+    def anomaly_score(self, x: Tensor, n_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
+        """Negative ELBO per image [B]: high for images unlike the training data."""
+        return -self.elbo(x, n_samples, generator)
+
+    @torch.no_grad()
+    def interpolate(self, x_a: Tensor, x_b: Tensor, n_frames: int = 16) -> Tensor:
+        """The blog's latent "movie": decode straight-line steps between the posterior means of
+        two images ([C, H, W] or [1, C, H, W] each) -> frames [n_frames, C, H, W]."""
+        x = torch.stack([x_a.reshape(self.shape), x_b.reshape(self.shape)]).to(self.device)
+        mu = self.encode(x)[0]
+        t = torch.linspace(0, 1, n_frames, device=mu.device)[:, None]
+        return self.decode((1 - t) * mu[0] + t * mu[1])
+
+    @torch.no_grad()
+    def sample(self, n: int, condition: Tensor | None = None, generator: torch.Generator | None = None):
+        """Decode z ~ N(0, I): {"x": [n, C, H, W]} (decoder means, in [0, 1])."""
+        if condition is not None:
+            raise ValueError("the VAE is unconditional; sample it without a class")
+        z = sample_normal((n, self.config.latent_dim), generator, self.device)
+        return {"x": self.decode(z)}

@@ -1,0 +1,78 @@
+"""A tiny regression data set and method: exercises the trainer in seconds.
+
+`register_toy()` adds them to the registries (as a user would add their own):
+data set "toy", method "toy", domain "toy" (the base Workflow: nothing to plot).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar, Literal
+
+import torch
+from torch import nn
+
+from gensci.config import DataConfig, MethodConfig
+from gensci.data.base import DataSplits, TensorDictDataset
+from gensci.methods.base import Method
+
+
+class ToyDataConfig(DataConfig):
+    name: Literal["toy"] = "toy"
+    n: int = 512
+    dim: int = 8
+
+
+class ToyData:
+    """y = x·w + 0.1 noise, x ~ N(0, I): items {"input": [dim], "target": [1]}."""
+
+    Config = ToyDataConfig
+    domain: ClassVar[str] = "toy"
+
+    @classmethod
+    def load(cls, config: ToyDataConfig) -> DataSplits:
+        g = torch.Generator().manual_seed(config.seed)
+        x = torch.randn(config.n, config.dim, generator=g)
+        y = x @ torch.randn(config.dim, 1, generator=g) + 0.1 * torch.randn(config.n, 1, generator=g)
+        ds = TensorDictDataset({"input": x, "target": y})
+        return DataSplits(ds, ds, ds, {"dim": config.dim})
+
+
+class ToyConfig(MethodConfig):
+    name: Literal["toy"] = "toy"
+    hidden: int = 16
+    delay_s: float = 0.0  # sleep per step, so a test can kill a run mid-way
+
+
+class Toy(Method):
+    """A two-layer MLP regressor trained with the mean squared error."""
+
+    Config = ToyConfig
+
+    def __init__(self, config: ToyConfig, info: dict):
+        super().__init__(config, info)
+        self.net = nn.Sequential(nn.Linear(info["dim"], config.hidden), nn.SiLU(), nn.Linear(config.hidden, 1))
+
+    def train_step(self, batch, step, opt):
+        if self.config.delay_s:
+            time.sleep(self.config.delay_s)
+        loss = (self.net(batch["input"]) - batch["target"]).pow(2).mean()
+        return {"loss": opt.step(loss)}
+
+
+def register_toy() -> None:
+    from gensci.registry import DATASETS, METHODS, WORKFLOWS
+
+    DATASETS.register("toy", "gensci.testing.toy:ToyData", "tiny regression toy (tests)")
+    METHODS.register("toy", "gensci.testing.toy:Toy", "tiny MLP regressor (tests)")
+    WORKFLOWS.register("toy", "gensci.workflows.base:Workflow", "nothing to plot")
+
+
+def toy_config(**train) -> dict:
+    """A raw config dict for the toy, with train-section overrides."""
+    return {
+        "name": "toy",
+        "data": {"name": "toy"},
+        "method": {"name": "toy"},
+        "train": {"batch_size": 32, "max_steps": 20, "log_every": 5, "checkpoint_every": 5, "lr": 1e-2, "progress": False, **train},
+    }

@@ -1,0 +1,89 @@
+"""torch.distributed under torchrun: process group, DDP wrapping, rank-aware helpers.
+
+`torchrun --nproc_per_node=N gensci train ...` sets RANK/WORLD_SIZE/LOCAL_RANK; the
+trainer then initialises a process group (gloo on CPU, NCCL on CUDA) and wraps each
+trainable network of the method in DistributedDataParallel, so gradients are
+averaged across processes inside backward().
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def init_distributed(device: torch.device) -> DistInfo:
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    if world <= 1:
+        return DistInfo()
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def local_rank_from_env() -> int:
+    return int(os.environ.get("LOCAL_RANK", 0))
+
+
+def wrap_ddp(method: nn.Module, device: torch.device) -> list[str]:
+    """Replace each direct child holding trainable parameters by DDP(child); return the names wrapped."""
+    wrapped = []
+    for name, child in list(method.named_children()):
+        if any(p.requires_grad for p in child.parameters()):
+            ids = [device.index] if device.type == "cuda" else None
+            setattr(method, name, DistributedDataParallel(child, device_ids=ids))
+            wrapped.append(name)
+    return wrapped
+
+
+def unwrapped_state_dict(method: nn.Module, wrapped: list[str]) -> dict[str, torch.Tensor]:
+    """The method's state_dict with DDP's `.module` removed, so checkpoints load without DDP."""
+    state = method.state_dict()
+    prefixes = {f"{n}.module.": f"{n}." for n in wrapped}
+    out = {}
+    for key, value in state.items():
+        for old, new in prefixes.items():
+            if key.startswith(old):
+                key = new + key[len(old):]
+                break
+        out[key] = value
+    return out
+
+
+def all_agree(flag: bool, info: DistInfo, device: torch.device) -> bool:
+    """True on every rank if rank 0 says so (used for the wall-clock budget)."""
+    if not info.enabled:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.broadcast(t, src=0)
+    return bool(t.item())
+
+
+def barrier(info: DistInfo) -> None:
+    if info.enabled:
+        dist.barrier()
+
+
+def shutdown(info: DistInfo) -> None:
+    if info.enabled and dist.is_initialized():
+        dist.destroy_process_group()

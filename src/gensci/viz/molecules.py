@@ -1,0 +1,182 @@
+"""Pictures of molecules: 3D ball-and-stick (matplotlib), RDKit 2D depictions, grids, GIFs.
+
+Atoms are coloured with the CPK/Jmol convention; bonds are the orders inferred from the geometry
+with EDM's rules (gensci.metrics.molecules.infer_bonds) unless given, double and triple bonds drawn
+as parallel lines.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from gensci.metrics.molecules import as_molecule, build_rdkit_mol, infer_bonds  # noqa: E402
+
+# Jmol CPK colours (jmol.sourceforge.net/jscolors); hydrogen light grey so it shows on white.
+CPK_COLOURS = {
+    "H": "#E8E8E8", "C": "#909090", "N": "#3050F8", "O": "#FF0D0D", "F": "#90E050", "Cl": "#1FF01F",
+    "Br": "#A62929", "I": "#940094", "S": "#FFFF30", "P": "#FF8000", "B": "#FFB5B5", "Si": "#F0C8A0",
+}
+OTHER_COLOUR = "#FF1493"
+# Covalent radii in Angstrom (Cordero et al., Dalton Trans. 2008), for the ball sizes.
+COVALENT_RADII = {"H": 0.31, "C": 0.76, "N": 0.71, "O": 0.66, "F": 0.57, "Cl": 1.02, "Br": 1.20, "I": 1.39,
+                  "S": 1.05, "P": 1.07, "B": 0.84, "Si": 1.11}
+_BOND_GAP = 0.13  # Angstrom between the lines of a double/triple bond
+
+
+def plot_molecule_3d(ax, positions, atom_types, bonds=None, title: str | None = None,
+                     atom_scale: float = 1.0, limits: float | None = None) -> None:
+    """Ball-and-stick view on a 3D axes (`fig.add_subplot(projection="3d")`).
+
+    positions: [N, 3] Angstrom; atom_types: N symbols; bonds: [N, N] orders (None: inferred).
+    limits: half-width of the box in Angstrom (fixed across frames of an animation); default fits the molecule.
+    """
+    if not hasattr(ax, "zaxis"):
+        raise ValueError("plot_molecule_3d needs a 3D axes: fig.add_subplot(projection='3d')")
+    pos, types = as_molecule((positions, atom_types))
+    bonds = infer_bonds(pos, types) if bonds is None else np.asarray(bonds)
+    centre = pos.mean(0)
+    elev, azim = math.radians(ax.elev), math.radians(ax.azim)
+    view = np.array([math.cos(elev) * math.cos(azim), math.cos(elev) * math.sin(azim), math.sin(elev)])
+    for i, j in zip(*np.nonzero(np.triu(bonds, 1))):
+        a, b = pos[i], pos[j]
+        side = np.cross(b - a, view)
+        side = side / (np.linalg.norm(side) or 1.0)
+        n_lines = min(int(bonds[i, j]), 3)
+        for k in range(n_lines):
+            shift = (k - (n_lines - 1) / 2) * _BOND_GAP * side
+            seg = np.stack([a + shift, b + shift])
+            ax.plot(seg[:, 0], seg[:, 1], seg[:, 2], color="#404040", lw=1.6, solid_capstyle="round", zorder=1)
+    half = limits or max(float(np.abs(pos - centre).max()) + 0.4, 1.2)
+    for setter, c in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), centre if limits is None else np.zeros(3)):
+        setter(c - half, c + half)
+    ax.set_box_aspect((1, 1, 1), zoom=1.35)
+    # marker sizes are in points^2: scale balls (radius 0.5 x covalent radius) to the axes' Angstrom scale
+    width_pt = ax.get_position().width * ax.figure.get_figwidth() * 72
+    pt_per_angstrom = 1.35 * width_pt / (2 * half * math.sqrt(3))
+    sizes = [(atom_scale * COVALENT_RADII.get(t, 0.8) * pt_per_angstrom) ** 2 for t in types]
+    colours = [CPK_COLOURS.get(t, OTHER_COLOUR) for t in types]
+    ax.scatter(pos[:, 0], pos[:, 1], pos[:, 2], s=sizes, c=colours, edgecolors="#202020", linewidths=0.6,
+               depthshade=False, alpha=1.0, zorder=2)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def draw_2d(molecule, size: tuple[int, int] = (300, 300), remove_hs: bool = True) -> Image.Image:
+    """RDKit 2D depiction as a PIL image; molecule: an RDKit Mol, or positions + atom types (bonds inferred).
+
+    Molecules that fail RDKit's sanitization are drawn as built (no aromaticity perception)."""
+    from rdkit import Chem
+    from rdkit.Chem import Draw, rdDepictor
+    from rdkit.Chem.Draw import rdMolDraw2D
+
+    if not hasattr(rdMolDraw2D, "MolDraw2DCairo"):
+        raise RuntimeError("this RDKit build has no Cairo support, so it cannot draw PNG images")
+    if isinstance(molecule, Chem.Mol):
+        mol = Chem.Mol(molecule)
+    else:
+        mol = build_rdkit_mol(*as_molecule(molecule))
+    try:
+        Chem.SanitizeMol(mol)
+        sanitized = True
+    except ValueError:
+        mol.UpdatePropertyCache(strict=False)
+        sanitized = False
+    if remove_hs:
+        mol = Chem.RemoveHs(mol, sanitize=False)
+    mol.RemoveAllConformers()
+    rdDepictor.Compute2DCoords(mol)
+    return Draw.MolToImage(mol, size=size, kekulize=sanitized)
+
+
+def molecule_grid(molecules, path, ncols: int = 4, titles=None, mode: str = "3d", panel: float = 2.6) -> Path:
+    """Several molecules in one PNG: `mode` "3d" (ball-and-stick) or "2d" (RDKit depiction)."""
+    if mode not in ("3d", "2d"):
+        raise ValueError(f"mode must be '3d' or '2d', got {mode!r}")
+    mols = list(molecules)
+    if not mols:
+        raise ValueError("no molecules to draw")
+    titles = list(titles) if titles is not None else [None] * len(mols)
+    if len(titles) != len(mols):
+        raise ValueError(f"got {len(titles)} titles for {len(mols)} molecules")
+    ncols = max(1, min(ncols, len(mols)))
+    nrows = math.ceil(len(mols) / ncols)
+    fig = plt.figure(figsize=(panel * ncols, panel * nrows))
+    for k, (m, title) in enumerate(zip(mols, titles)):
+        if mode == "3d":
+            ax = fig.add_subplot(nrows, ncols, k + 1, projection="3d")
+            plot_molecule_3d(ax, *as_molecule(m), title=title)
+        else:
+            ax = fig.add_subplot(nrows, ncols, k + 1)
+            ax.imshow(draw_2d(m, size=(300, 300)))
+            ax.set_axis_off()
+            if title:
+                ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def chain_gif(positions_seq, atom_types, path, fps: int = 10, hold_last: int = 10) -> Path:
+    """Animate a trajectory (e.g. a denoising chain): positions_seq [T, N, 3] Angstrom, one frame each;
+    the last frame is held `hold_last` extra frames. Box fixed over the whole trajectory."""
+    seq = np.asarray(positions_seq, dtype=np.float64)
+    if seq.ndim != 3 or seq.shape[2] != 3:
+        raise ValueError(f"expected positions_seq of shape [T, N, 3], got {seq.shape}")
+    half = float(np.abs(seq - seq.mean(1, keepdims=True)).max()) + 0.6
+    frames = []
+    for pos in seq:
+        fig = plt.figure(figsize=(3, 3))
+        ax = fig.add_subplot(projection="3d")
+        plot_molecule_3d(ax, pos - pos.mean(0), atom_types, limits=half)
+        frames.append(figure_to_image(fig))
+    return write_gif(frames + frames[-1:] * hold_last, path, fps)
+
+
+def rotation_gif(positions, atom_types, path, n_frames: int = 36, fps: int = 12) -> Path:
+    """A molecule spinning once about the vertical axis."""
+    frames = []
+    for k in range(n_frames):
+        fig = plt.figure(figsize=(3, 3))
+        ax = fig.add_subplot(projection="3d")
+        ax.view_init(elev=20, azim=360 * k / n_frames)
+        plot_molecule_3d(ax, positions, atom_types)
+        frames.append(figure_to_image(fig))
+    return write_gif(frames, path, fps)
+
+
+def write_gif(frames, path, fps: int = 10) -> Path:
+    """Write PIL images or uint8 arrays [H, W, 3|4] as a looping GIF."""
+    images = [f if isinstance(f, Image.Image) else Image.fromarray(np.asarray(f, dtype=np.uint8)) for f in frames]
+    if not images:
+        raise ValueError("no frames to write")
+    images = [im.convert("RGB") for im in images]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images[0].save(path, save_all=True, append_images=images[1:], duration=max(1, round(1000 / fps)), loop=0)
+    return path
+
+
+def figure_to_image(fig, dpi: int = 100) -> Image.Image:
+    """Render a matplotlib figure to a PIL image and close it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+    plt.close(fig)
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+def save_figure(fig, path, dpi: int = 120) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, facecolor="white")
+    plt.close(fig)
+    return path

@@ -1,0 +1,126 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import yaml
+
+from gensci import api
+from gensci.config import validate
+from gensci.train.optim import AdaptiveClipper, lr_factor
+from gensci.testing.toy import toy_config
+
+
+def losses(run_dir):
+    rows = [json.loads(line) for line in open(run_dir / "metrics.jsonl")]
+    return {r["step"]: r["loss"] for r in rows if r["kind"] == "train"}
+
+
+def test_same_seed_same_losses(tmp_path):
+    a, _ = api.train(validate(toy_config()), tmp_path / "a")
+    b, _ = api.train(validate(toy_config()), tmp_path / "b")
+    c, _ = api.train(validate({**toy_config(), "seed": 1}), tmp_path / "c")
+    assert losses(a.path) == losses(b.path)
+    assert losses(a.path) != losses(c.path)
+
+
+def test_run_directory_layout(tmp_path):
+    run, result = api.train(validate(toy_config()), tmp_path / "r")
+    assert result.steps == 20
+    for name in ("config.yaml", "metrics.jsonl", "checkpoints/last.pt", "samples", "figures"):
+        assert (run.path / name).exists(), name
+    assert yaml.safe_load((run.path / "config.yaml").read_text())["train"]["max_steps"] == 20
+
+
+def test_resume_continues_exactly(tmp_path):
+    full, _ = api.train(validate(toy_config(max_steps=30)), tmp_path / "full")
+    api.train(validate(toy_config(max_steps=15)), tmp_path / "part")
+    part, result = api.train(validate(toy_config(max_steps=30)), tmp_path / "part", resume=True)
+    assert result.steps == 30
+    assert losses(part.path) == losses(full.path)
+
+
+def test_refuses_to_overwrite_a_trained_run(tmp_path):
+    api.train(validate(toy_config()), tmp_path / "r")
+    with pytest.raises(ValueError, match="--resume"):
+        api.train(validate(toy_config()), tmp_path / "r")
+
+
+def test_ema_differs_from_weights_and_is_saved(tmp_path):
+    run, _ = api.train(validate(toy_config(ema_decay=0.9)), tmp_path / "r")
+    ema, raw = run.method(ema=True), run.method(ema=False)
+    diffs = [(a - b).abs().max().item() for a, b in zip(ema.parameters(), raw.parameters())]
+    assert max(diffs) > 0
+
+
+def test_time_budget_stops(tmp_path):
+    cfg = toy_config(max_steps=None, max_minutes=0.02)
+    cfg["method"]["delay_s"] = 0.05
+    _, result = api.train(validate(cfg), tmp_path / "r")
+    assert result.stopped_by == "max_minutes"
+    assert 1.2 <= result.elapsed <= 5
+
+
+def test_sigkill_then_resume_ends_at_same_step(tmp_path):
+    """A run killed with SIGKILL and resumed loses at most the steps since its last checkpoint."""
+    cfg = toy_config(max_steps=60, checkpoint_every=10)
+    cfg["method"]["delay_s"] = 0.03
+    cfg_file = tmp_path / "toy.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg))
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "GENSCI_PLUGINS": "gensci.testing.toy:register_toy"}
+    cmd = [sys.executable, "-m", "gensci", "train", str(cfg_file), "--out", str(run_dir), "--quiet"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    last = run_dir / "checkpoints" / "last.pt"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (last.exists() and _logged_steps(run_dir) >= 25):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    resumed = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    api.train(validate(cfg), tmp_path / "clean")
+    assert losses(run_dir) == losses(tmp_path / "clean")
+    assert max(losses(run_dir)) == 60
+
+
+def _logged_steps(run_dir):
+    f = run_dir / "metrics.jsonl"
+    if not f.exists():
+        return 0
+    return max([json.loads(line)["step"] for line in f.read_text().splitlines() if line.strip()] or [0])
+
+
+def test_nan_loss_raises(tmp_path):
+    from gensci.testing.toy import Toy
+
+    cfg = validate(toy_config())
+    method = Toy(cfg.method, {"dim": 8})
+    from gensci.train.optim import TrainerStepper
+
+    stepper = TrainerStepper(method.optimizers(cfg.train), cfg.train)
+    with pytest.raises(FloatingPointError):
+        stepper.step(torch.tensor(float("nan"), requires_grad=True))
+
+
+def test_adaptive_clipper_follows_recent_norms():
+    c = AdaptiveClipper()
+    assert c.threshold() == pytest.approx(1.5 * 3000)
+    for _ in range(60):
+        c.record(2.0, c.threshold())
+    assert c.threshold() == pytest.approx(3.0)  # 1.5 * mean(2) + 2 * std(0)
+    c.record(100.0, c.threshold())  # a spike is recorded at the threshold, not its size
+    assert max(c.norms) == pytest.approx(3.0)
+
+
+def test_lr_warmup_and_cosine():
+    cfg = validate(toy_config(max_steps=110, warmup_steps=10, lr_schedule="cosine")).train
+    assert lr_factor(0, cfg) == pytest.approx(0.1)
+    assert lr_factor(9, cfg) == pytest.approx(1.0)
+    assert lr_factor(60, cfg) == pytest.approx(0.5)
+    assert lr_factor(110, cfg) == pytest.approx(0.0, abs=1e-9)
