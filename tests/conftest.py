@@ -24,5 +24,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _seed_and_threads():
+    # Tiny models: one thread avoids 2-thread sync overhead on a 2-core (possibly busy) machine.
+    torch.set_num_threads(1)
     torch.manual_seed(0)
     yield

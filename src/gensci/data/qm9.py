@@ -172,7 +172,8 @@ def split_rows(split: str, train_subset: str = "edm") -> np.ndarray:
     return rows
 
 
-def molecule_tensors(arrays: dict[str, np.ndarray], rows: np.ndarray, remove_h: bool = False) -> dict[str, torch.Tensor]:
+def molecule_tensors(arrays: dict[str, np.ndarray], rows: np.ndarray, remove_h: bool = False
+                     ) -> dict[str, torch.Tensor]:
     """EDM-style padded tensors for the given rows: positions, one_hot, charges, node_mask + properties."""
     charges = arrays["charges"][rows].astype(np.int64)
     pos = arrays["positions"][rows].astype(np.float64)

@@ -29,12 +29,14 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from gensci.config import DataConfig
 from gensci.data.base import DataSplits, TensorDictDataset
 
-_SKY_POWER_INDEX = -2.55  # galactic sky temperature T ∝ ν^-2.55 (Cane 1979; LFmap)
+# Galactic synchrotron sky temperature T ∝ ν^-2.55 (a typical index at tens of MHz); the noise
+# power per unit bandwidth k·T follows it.
+_SKY_POWER_INDEX = -2.55
 
 
 class RadioDataConfig(DataConfig):
@@ -54,6 +56,21 @@ class RadioDataConfig(DataConfig):
     amplitude_range: tuple[float, float] = Field((1.0, 100.0), description="log-uniform pulse peak, arbitrary units")
     pulse_width_ns: tuple[float, float] = Field((2.0, 8.0), description="uniform Gaussian width before band-pass")
     noise_only_fraction: float = Field(0.2, ge=0, le=1, description="traces whose true signal is all zero")
+
+    @field_validator("snr_range", "amplitude_range", "pulse_width_ns")
+    @classmethod
+    def _positive_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < v[0] <= v[1]:
+            raise ValueError(f"expected 0 < low <= high, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _band_below_nyquist(self):
+        lo, hi = self.band_mhz
+        if not 0 < lo < hi < self.sampling_rate_mhz / 2:
+            raise ValueError(f"band_mhz {self.band_mhz} must satisfy 0 < low < high < Nyquist "
+                             f"({self.sampling_rate_mhz / 2} MHz)")
+        return self
 
 
 class RadioData:

@@ -19,6 +19,7 @@ class DAEConfig(MethodConfig):
     channels: list[int] = Field([16, 16, 16, 16], description="encoder channels per pooling level; last = bottleneck")
     kernel_size: int = Field(7, ge=1, description="odd convolution kernel size")
     center: bool = Field(True, description="subtract each trace's mean before the net and add it back after")
+    skip: bool = Field(True, description="U-Net skips around the bottleneck; false: the book's plain autoencoder")
     loss: Literal["mse", "l1"] = "mse"
 
     @field_validator("channels")
@@ -50,7 +51,8 @@ class DAE(Method):
     def __init__(self, config: DAEConfig, info: dict[str, Any]):
         super().__init__(config, info)
         self.net = ConvDenoiser1d(
-            tuple(config.channels), config.kernel_size, in_channels=info.get("channels", 1), center=config.center
+            tuple(config.channels), config.kernel_size, in_channels=info.get("channels", 1), center=config.center,
+            skip=config.skip,
         )
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:

@@ -248,6 +248,8 @@ def evaluate_molecules(molecules, reference_smiles=None, reference_molecules_for
     atom_type_tv (total variation between element frequencies), n_atoms_tv (between molecule sizes),
     bond_length_w1 (Wasserstein-1 in Angstrom between the lengths of all inferred bonds pooled) and
     bond_length_w1_<pair> per element pair (e.g. "C-H") found in both.
+    Stability needs explicit hydrogens (EDM reports it for QM9 with H only); validity works either way,
+    since RDKit fills in implicit hydrogens when sanitizing.
     """
     from rdkit import rdBase
 

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gensci.ops.masks import edge_mask, gather_nodes, real_first, scatter_nodes
+from gensci.ops.masks import edge_mask, gather_nodes, real_first, scatter_nodes, size_groups
 
 
 class GCL(nn.Module):
@@ -76,12 +76,13 @@ class EGNN(nn.Module):
         inv_sublayers: int = 1,
         normalization_factor: float = 1.0,
         aggregation: Literal["sum", "mean"] = "sum",
-        impl: Literal["edges", "dense"] = "edges",
+        impl: Literal["edges", "dense", "buckets"] = "edges",
+        group_cost: float = 200.0,
     ):
         super().__init__()
         self.hidden_nf, self.tanh, self.coords_range = hidden_nf, tanh, float(coords_range)
         self.norm_constant, self.normalization_factor, self.aggregation = norm_constant, normalization_factor, aggregation
-        self.impl = impl
+        self.impl, self.group_cost = impl, group_cost
         self.embedding = nn.Linear(in_node_nf, hidden_nf)
         self.embedding_out = nn.Linear(hidden_nf, out_node_nf or in_node_nf)
         self.blocks = nn.ModuleList(EquivariantBlock(hidden_nf, inv_sublayers, attention) for _ in range(n_layers))
@@ -92,11 +93,18 @@ class EGNN(nn.Module):
             graph = _EdgeList(mask)
             h_out, x_out = self._run(graph, graph.pack(h), graph.pack(x))
             return graph.unpack(h_out, mask.shape), graph.unpack(x_out, mask.shape)
+        if self.impl == "dense":
+            return self._dense(h, x, mask)
+        groups = size_groups(mask.sum(1), self.group_cost)  # "buckets": dense per group of similar sizes
+        outs = [self._dense(h[g], x[g], mask[g]) for g in groups]
+        inverse = torch.argsort(torch.cat(groups))
+        return torch.cat([o[0] for o in outs])[inverse], torch.cat([o[1] for o in outs])[inverse]
+
+    def _dense(self, h: Tensor, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         index = real_first(mask)  # [B, n_max]: real atoms first, batch trimmed to its largest molecule
         graph = _Dense(gather_nodes(mask.unsqueeze(-1), index).squeeze(-1))
         h_out, x_out = self._run(graph, graph.mask(gather_nodes(h, index)), graph.mask(gather_nodes(x, index)))
-        n = mask.shape[1]
-        return scatter_nodes(h_out, index, n), scatter_nodes(x_out, index, n)
+        return scatter_nodes(h_out, index, mask.shape[1]), scatter_nodes(x_out, index, mask.shape[1])
 
     def _run(self, graph, h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
         d0, _ = graph.radial(x, self.norm_constant)

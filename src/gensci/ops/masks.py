@@ -72,3 +72,24 @@ def scatter_nodes(v: Tensor, index: Tensor, n: int) -> Tensor:
     """Inverse of gather_nodes for a partial permutation `index`: [B, K, F] -> [B, n, F], zero elsewhere."""
     out = v.new_zeros(v.shape[0], n, v.shape[-1])
     return out.scatter(1, index.unsqueeze(-1).expand(-1, -1, v.shape[-1]), v)
+
+
+def size_groups(sizes: Tensor, group_cost: float) -> list[Tensor]:
+    """Split a batch into groups of similar size for dense pair computations: [B] sizes -> list of index tensors.
+
+    Groups are runs of the size-sorted batch minimising sum_g (|g| * max_size_g^2 + group_cost), i.e. the
+    padded pairs plus a fixed cost per group (in units of pairs), by dynamic programming over the B sizes.
+    """
+    order = torch.argsort(sizes, stable=True)
+    s = sizes[order].double().cpu().tolist()
+    best, cut = [0.0] + [float("inf")] * len(s), [0] * (len(s) + 1)
+    for j in range(1, len(s) + 1):
+        for i in range(j):
+            cost = best[i] + (j - i) * s[j - 1] ** 2 + group_cost
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    bounds, j = [], len(s)
+    while j > 0:
+        bounds.append((cut[j], j))
+        j = cut[j]
+    return [order[i:j] for i, j in reversed(bounds)]

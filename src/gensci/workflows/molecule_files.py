@@ -70,7 +70,8 @@ def qm9_reference_stats(remove_h: bool = False) -> MoleculeStats:
 
 def evaluate_dataset(split: str = "train", limit: int | None = None, remove_h: bool = False,
                      distributions: bool = True) -> dict:
-    """EDM's measures on a QM9 split (first `limit` molecules), novelty against the training split.
+    """EDM's measures on a QM9 split (first `limit` molecules, i.e. the smallest: splits are in index
+    order as in EDM), novelty against the training split.
 
     On the training split novelty is 0 by construction, so its SMILES need not be looked up (the
     full split fills the SMILES cache as a side effect). `distributions` compares element, size and

@@ -81,8 +81,9 @@ class RadioWorkflow(Workflow):
         per_trace = items["scale"].double().numpy()[:, None]  # show every trace at its min-max scale, zero kept
         rec, true, noisy, base = (x[signal] / per_trace[signal] for x in (rec, true, noisy, base))
         figures = run.figures_dir
-        traces_png = plot_traces(noisy[:3], true[:3], rec[:3], figures / "radio_traces.png",
-                                 title="test traces (scaled, zero = no signal)", baseline=base[:3])
+        pick = _examples(items, signal)
+        traces_png = plot_traces(noisy[pick], true[pick], rec[pick], figures / "radio_traces.png",
+                                 title="test traces (scaled, zero = no signal)", baseline=base[pick])
         spectra_png = plot_spectra(true, rec, info["sampling_rate_mhz"], figures / "radio_spectra.png",
                                    title="mean spectrum of signal traces", band_mhz=info["band_mhz"])
         table = {
@@ -120,6 +121,15 @@ def _physical(recovered: torch.Tensor, items: dict[str, torch.Tensor]) -> tuple[
     scale, offset = items["scale"].double(), items["offset"].double()
     traces = (recovered.detach().cpu(), items["target"], items["input"])
     return tuple(unscale(x.double(), scale, offset)[:, 0].numpy() for x in traces)
+
+
+def _examples(items: dict[str, torch.Tensor], signal: np.ndarray) -> np.ndarray:
+    """Three signal traces to plot: at the 10%, 50% and 90% SNR quantiles when the SNR is known."""
+    n = int(signal.sum())
+    if "snr" not in items or n < 3:
+        return np.arange(min(n, 3))
+    order = np.argsort(items["snr"].numpy()[signal])
+    return order[[n // 10, n // 2, (9 * n) // 10]]
 
 
 def _head(dataset, n: int) -> dict[str, torch.Tensor]:

@@ -1,0 +1,290 @@
+"""EDM: E(3)-equivariant diffusion of 3D molecules with an EGNN denoiser.
+
+Hoogeboom, Satorras, Vignac & Welling, "Equivariant Diffusion for Molecule Generation in 3D", ICML 2022;
+reference code ehoogeboom/e3_diffusion_for_molecules ("the reference" below): en_diffusion.py
+(EnVariationalDiffusion), egnn/models.py (EGNN_dynamics_QM9), qm9/models.py (DistributionNodes),
+qm9/losses.py, qm9/sampling.py.
+
+A molecule of N atoms is z = [x, h]: positions x [N, 3] in the zero-centre-of-mass subspace and features
+h = [one_hot / 4, charges / 10] [N, K + 1] (normalize_factors (1, 4, 10)). The forward process is
+q(z_t | z) = N(alpha_t z, sigma_t^2 I) with centre-of-mass-free noise on x (EDM sec. 3); the EGNN predicts
+the noise eps from (z_t, t). Training minimises the L2 loss on eps (EDM eq. 17, the reference's "l2");
+`log_likelihood` is the full variational bound (EDM eq. 7-11) including log p(N).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import torch
+from pydantic import Field
+from torch import Tensor
+
+from gensci.config import MethodConfig, TrainConfig
+from gensci.methods.base import Method
+from gensci.methods.diffusion.samplers import sample_ancestral, time_grid
+from gensci.methods.diffusion.schedules import alpha, gamma_table, sigma, snr
+from gensci.nets.egnn import EGNN
+from gensci.ops.gaussian import gaussian_kl, gaussian_kl_isotropic, standard_normal_log_cdf_diff
+from gensci.ops.masks import remove_mean, sample_com_free_gaussian, sample_masked_gaussian
+from gensci.ops.rotations import random_rotations
+
+
+class EDMConfig(MethodConfig):
+    """Defaults: EDM's published QM9 run (README command + main_qm9.py defaults)."""
+
+    name: Literal["edm"] = "edm"
+    hidden_nf: int = Field(256, ge=1, description="EGNN width (--nf)")
+    n_layers: int = Field(9, ge=1, description="EGNN equivariant blocks")
+    inv_sublayers: int = Field(1, ge=1, description="invariant GCL layers per block")
+    attention: bool = True
+    tanh: bool = Field(True, description="bounded coordinate updates, coords_range 15")
+    norm_constant: float = 1.0
+    normalization_factor: float = Field(1.0, gt=0, description="sum aggregation divided by this")
+    aggregation: Literal["sum", "mean"] = "sum"
+    timesteps: int = Field(1000, ge=1)
+    noise_schedule: str = Field("polynomial_2", description="polynomial_<power> or cosine")
+    noise_precision: float = Field(1e-5, gt=0, lt=0.5)
+    normalize_factors: tuple[float, float, float] = Field((1.0, 4.0, 10.0), description="x, one-hot, charges")
+    include_charges: bool = True
+    loss: Literal["l2", "vlb"] = "l2"
+    augment_rotations: bool = Field(False, description="random rotations of training batches (off in EDM's QM9 run)")
+    egnn_impl: Literal["edges", "dense", "buckets"] = Field(
+        "edges", description="pairs as an edge list over real atoms, dense on the trimmed batch, or dense per size group")
+    sampling_steps: int | None = Field(None, ge=1, description="default reverse steps when sampling (None: all)")
+    sample_batch_size: int = Field(100, ge=1, description="molecules denoised together when sampling")
+    amsgrad: bool = Field(True, description="AdamW with amsgrad, as qm9/models.py get_optim")
+
+
+class EDM(Method):
+    """Equivariant diffusion over (positions, atom types, charges) with an EGNN eps-predictor.
+
+    Batches: positions [B, N, 3] (Angstrom), one_hot [B, N, K], charges [B, N, 1] (atomic numbers),
+    node_mask [B, N]. Samples: the same keys plus atom_types [B, N] (index into info["atom_types"], -1 on
+    padding), padded to info["max_n_atoms"].
+    """
+
+    Config = EDMConfig
+    capabilities = frozenset({"sample", "chain", "log_likelihood"})
+
+    def __init__(self, config: EDMConfig, info: dict[str, Any]):
+        super().__init__(config, info)
+        self.atom_types = list(info["atom_types"])
+        self.n_types = len(self.atom_types)
+        self.n_feat = self.n_types + int(config.include_charges)
+        self.max_n_atoms = int(info.get("max_n_atoms", 29))
+        self.net = EGNN(
+            self.n_feat + 1,  # + time, appended as a node feature (EGNN_dynamics_QM9, condition_time)
+            config.hidden_nf, config.n_layers, out_node_nf=self.n_feat, attention=config.attention,
+            tanh=config.tanh, norm_constant=config.norm_constant, inv_sublayers=config.inv_sublayers,
+            normalization_factor=config.normalization_factor, aggregation=config.aggregation, impl=config.egnn_impl,
+        )
+        self.register_buffer("gamma", gamma_table(config.noise_schedule, config.timesteps, config.noise_precision),
+                             persistent=False)
+        self.register_buffer("n_atoms_prob", n_atoms_distribution(info["n_nodes_hist"], self.max_n_atoms),
+                             persistent=False)
+        sigma_0, largest = float(sigma(self.gamma[0])), max(config.normalize_factors[1:])
+        if sigma_0 * 8 > 1 / largest:  # en_diffusion.py check_issues_norm_values
+            raise ValueError(f"normalize_factors {largest} too large for sigma_0 = {sigma_0:.5f}: "
+                             "the discrete features would not be recoverable at t = 0")
+
+    def optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+        return {"main": torch.optim.AdamW(self.parameters(), lr=train.lr, betas=train.betas,
+                                          weight_decay=train.weight_decay, amsgrad=self.config.amsgrad)}
+
+    # ---- the model ----------------------------------------------------------------------
+    def eps_model(self, z: Tensor, t: Tensor | float, node_mask: Tensor) -> Tensor:
+        """Predicted noise eps_hat(z_t, t) [B, N, 3 + F], its x part centre-of-mass free; t in [0, 1]."""
+        mask = node_mask.unsqueeze(-1)
+        t = torch.as_tensor(t, dtype=z.dtype, device=z.device).reshape(-1, 1, 1).expand(z.shape[0], z.shape[1], 1)
+        x = z[..., :3]
+        h_out, x_out = self.net(torch.cat([z[..., 3:], t], -1) * mask, x, node_mask)
+        return torch.cat([remove_mean(x_out - x, node_mask), h_out.to(x.dtype)], -1)
+
+    def encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """Batch -> (normalised z = [x, h] [B, N, 3 + F], node_mask [B, N] float)."""
+        mask = batch["node_mask"].float()
+        f = self.config.normalize_factors
+        x = remove_mean(batch["positions"].float(), mask) / f[0]
+        h = [batch["one_hot"].float() / f[1]] + ([batch["charges"].float() / f[2]] if self.config.include_charges else [])
+        return torch.cat([x] + h, -1) * mask.unsqueeze(-1), mask
+
+    def noise(self, shape, node_mask: Tensor, generator=None) -> Tensor:
+        """eps: CoM-free standard normal on x, masked standard normal on h."""
+        b, n, d = shape
+        return torch.cat([sample_com_free_gaussian((b, n, 3), node_mask, generator),
+                          sample_masked_gaussian((b, n, d - 3), node_mask, generator)], -1)
+
+    def _gammas(self, t_int: Tensor, like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        g = self.gamma[t_int]
+        return g, alpha(g).to(like.dtype).view(-1, 1, 1), sigma(g).to(like.dtype).view(-1, 1, 1)
+
+    # ---- training -------------------------------------------------------------------------
+    def train_step(self, batch: dict[str, Tensor], step: int, opt) -> dict[str, float]:
+        z, mask = self.encode(batch)
+        if self.config.augment_rotations:
+            rot = random_rotations(len(z), dtype=z.dtype).to(z.device)
+            z = torch.cat([z[..., :3] @ rot.transpose(1, 2), z[..., 3:]], -1)
+        t_int = torch.randint(0, self.config.timesteps + 1, (len(z),), device=z.device)
+        loss_t, parts = self._diffusion_loss(z, mask, t_int, l2=self.config.loss == "l2")
+        loss = loss_t.mean()
+        opt.step(loss, "main")
+        return {"loss": float(loss.detach()), **parts}
+
+    def _diffusion_loss(self, z: Tensor, mask: Tensor, t_int: Tensor, l2: bool) -> tuple[Tensor, dict]:
+        """Per-molecule loss at one sampled t (en_diffusion.py compute_loss, t0_always=False): the weighted
+        eps error for t > 0, -log p(z | z_0) for t = 0. l2: errors divided by (3 + F) x the batch's largest
+        molecule (the reference's collate trims padding to it), unit weights. vlb: (T + 1) x the bound's
+        term, leaving out the terms constant in the parameters (prior KL, Gaussian constants)."""
+        T = self.config.timesteps
+        gamma_t, alpha_t, sigma_t = self._gammas(t_int, z)
+        eps = self.noise(z.shape, mask)
+        z_t = alpha_t * z + sigma_t * eps
+        sq = (eps - self.eps_model(z_t, t_int.to(z.dtype) / T, mask)).square()
+        denom = z.shape[-1] * mask.sum(1).max() if l2 else 1.0
+        err_x, err_h = sq[..., :3].flatten(1).sum(-1) / denom, sq[..., 3:].flatten(1).sum(-1) / denom
+        weight = 1.0 if l2 else (T + 1) * (snr(self.gamma[(t_int - 1).clamp(min=0)] - gamma_t) - 1).to(z.dtype)
+        loss_pos = 0.5 * weight * (err_x + err_h)
+        loss_zero = 0.5 * err_x - self._log_p_h_given_z0(z, z_t, gamma_t, mask)
+        if not l2:
+            loss_zero = (T + 1) * loss_zero
+        loss = torch.where(t_int == 0, loss_zero, loss_pos)
+        return loss, {"error_x": float(err_x.detach().mean()), "error_h": float(err_h.detach().mean())}
+
+    def _log_p_h_given_z0(self, z: Tensor, z0: Tensor, gamma_0: Tensor, mask: Tensor) -> Tensor:
+        """log p(h | z_0) [B]: discretised Gaussians around the one-hot (normalised over the K classes) and
+        the integer charges (en_diffusion.py log_pxh_given_z0_without_constants)."""
+        f, k = self.config.normalize_factors, self.n_types
+        s0 = sigma(gamma_0).to(z.dtype).view(-1, 1, 1)
+        m = mask.unsqueeze(-1)
+        onehot, centred = z[..., 3 : 3 + k] * f[1], z0[..., 3 : 3 + k] * f[1] - 1
+        log_cat = standard_normal_log_cdf_diff((centred - 0.5) / (s0 * f[1]), (centred + 0.5) / (s0 * f[1]))
+        log_cat = log_cat - torch.logsumexp(log_cat, -1, keepdim=True)
+        out = (log_cat * onehot * m).flatten(1).sum(-1)
+        if self.config.include_charges:
+            diff = torch.round(z[..., -1:] * f[2]) - z0[..., -1:] * f[2]
+            log_int = standard_normal_log_cdf_diff((diff - 0.5) / (s0 * f[2]), (diff + 0.5) / (s0 * f[2]))
+            out = out + (log_int * m).flatten(1).sum(-1)
+        return out
+
+    # ---- likelihood ------------------------------------------------------------------------
+    @torch.no_grad()
+    def log_likelihood(self, batch: dict[str, Tensor], generator: torch.Generator | None = None) -> Tensor:
+        """Negative log-likelihood bound -log p(x, h, N) [B] in nats: one-sample estimate of the VLB
+        (en_diffusion.py compute_loss with t0_always=True, i.e. two network calls) minus log p(N)."""
+        z, mask = self.encode(batch)
+        T, f, n = self.config.timesteps, self.config.normalize_factors, mask.sum(1)
+        dof_x = (n - 1) * 3
+        t_int = torch.randint(1, T + 1, (len(z),), device=z.device, generator=generator)
+        gamma_t, alpha_t, sigma_t = self._gammas(t_int, z)
+        eps = self.noise(z.shape, mask, generator)
+        eps_hat = self.eps_model(alpha_t * z + sigma_t * eps, t_int.to(z.dtype) / T, mask)
+        weight = snr(self.gamma[t_int - 1] - gamma_t).to(z.dtype) - 1
+        loss_t = T * 0.5 * weight * (eps - eps_hat).square().flatten(1).sum(-1)
+        # KL(q(z_1 | x) || N(0, I)) on the x subspace and the h features
+        g1 = self.gamma[-1].expand(len(z)).to(z.dtype)
+        a1, s1 = alpha(g1).view(-1, 1, 1), sigma(g1)
+        kl_x = gaussian_kl_isotropic(a1 * z[..., :3], s1, torch.zeros_like(z[..., :3]), torch.ones_like(s1), dof_x)
+        kl_h = (gaussian_kl(a1 * z[..., 3:], s1.view(-1, 1, 1)) * mask.unsqueeze(-1)).flatten(1).sum(-1)
+        # reconstruction at t = 0 and its constants (log_constants_p_x_given_z0)
+        gamma_0, alpha_0, sigma_0 = self._gammas(torch.zeros_like(t_int), z)
+        eps0 = self.noise(z.shape, mask, generator)
+        z0 = alpha_0 * z + sigma_0 * eps0
+        eps0_hat = self.eps_model(z0, 0.0, mask)
+        loss_0 = 0.5 * (eps0 - eps0_hat)[..., :3].square().flatten(1).sum(-1) - self._log_p_h_given_z0(z, z0, gamma_0, mask)
+        neg_const = -dof_x * (-0.5 * gamma_0.to(z.dtype) - 0.5 * math.log(2 * math.pi))
+        delta_log_px = -dof_x * math.log(f[0])
+        log_pn = torch.log(self.n_atoms_prob[n.long()] + 1e-30).to(z.dtype)
+        return kl_x + kl_h + loss_t + neg_const + loss_0 - delta_log_px - log_pn
+
+    # ---- sampling --------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int, condition: Tensor | None = None, generator: torch.Generator | None = None,
+               steps: int | None = None) -> dict[str, Tensor]:
+        """n molecules, sizes drawn from the training histogram, `steps` reverse steps (None: config's
+        sampling_steps, else all T) then EDM's final step: steps + 1 network calls per batch."""
+        if condition is not None:
+            raise ValueError("this EDM is unconditional; condition must be None")
+        parts = []
+        for start in range(0, n, self.config.sample_batch_size):
+            b = min(self.config.sample_batch_size, n - start)
+            sizes = torch.multinomial(self.n_atoms_prob.float(), b, replacement=True, generator=generator)
+            parts.append(self._denoise(sizes.to(self.device), steps, generator)[0])
+        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+    @torch.no_grad()
+    def chain(self, n_frames: int = 100, steps: int | None = None, generator: torch.Generator | None = None,
+              n_atoms: int | None = None) -> dict[str, Tensor]:
+        """One molecule's trajectory from noise to the final sample: n_frames states at evenly spaced steps
+        (first = pure noise, last = the sample), each [n_frames, N, .] plus "t" [n_frames] (qm9/sampling.py
+        sample_chain; n_atoms defaults to the histogram's mode, 19 for QM9 as the reference uses)."""
+        n_atoms = int(self.n_atoms_prob.argmax()) if n_atoms is None else int(n_atoms)
+        times = time_grid(self.config.timesteps, steps or self.config.sampling_steps)
+        keep = sorted({round(k * (len(times) - 1) / max(n_frames - 1, 1)) for k in range(n_frames)})
+        sample, frames = self._denoise(torch.tensor([n_atoms], device=self.device), steps, generator, keep)
+        frames[-1] = sample
+        out = {k: torch.cat([fr[k] for fr in frames]) for k in sample}
+        out["t"] = torch.tensor([times[i] / self.config.timesteps for i in keep])
+        return out
+
+    def _denoise(self, sizes: Tensor, steps: int | None, generator, keep=()) -> tuple[dict, list[dict]]:
+        n_max = int(sizes.max())
+        mask = (torch.arange(n_max, device=self.device) < sizes[:, None]).float()
+        z = self.noise((len(sizes), n_max, 3 + self.n_feat), mask, generator)
+        times = time_grid(self.config.timesteps, steps or self.config.sampling_steps)
+        frames = [self._decode(z, mask)] if 0 in keep else []
+
+        def keep_frame(k, s, z_s):
+            if k + 1 in keep:
+                frames.append(self._decode(z_s, mask))
+
+        z = sample_ancestral(
+            lambda z_t, t: self.eps_model(z_t, t / self.config.timesteps, mask), z, times, self.gamma,
+            noise=lambda: self.noise(z.shape, mask, generator),
+            project=lambda z_s: torch.cat([remove_mean(z_s[..., :3], mask), z_s[..., 3:]], -1), callback=keep_frame,
+        )
+        # final step p(x, h | z_0) (en_diffusion.py sample_p_xh_given_z0): x ~ N(x_hat, sigma_0 / alpha_0),
+        # h read off z_0 (arg-max of the one-hot bins, rounded charges)
+        g0 = self.gamma[0]
+        eps = self.eps_model(z, 0.0, mask)
+        x = (z[..., :3] - sigma(g0) * eps[..., :3]) / alpha(g0)
+        x = x + torch.exp(0.5 * g0) * sample_com_free_gaussian(x.shape, mask, generator)
+        z = torch.cat([x.to(z.dtype), z[..., 3:]], -1)
+        if not torch.isfinite(z).all():
+            raise FloatingPointError("sampling produced non-finite values (diverged); check the checkpoint")
+        return self._decode(z, mask), frames
+
+    def _decode(self, z: Tensor, mask: Tensor) -> dict[str, Tensor]:
+        """Normalised z -> positions (Angstrom), one_hot, charges, atom_types, node_mask, padded to max_n_atoms."""
+        f, m = self.config.normalize_factors, mask.unsqueeze(-1)
+        types = z[..., 3 : 3 + self.n_types].argmax(-1)
+        out = {
+            "positions": z[..., :3] * f[0] * m,
+            "one_hot": torch.nn.functional.one_hot(types, self.n_types).to(z.dtype) * m,
+            "charges": (torch.round(z[..., -1:] * f[2]) if self.config.include_charges else torch.zeros_like(m)) * m,
+            "atom_types": torch.where(mask.bool(), types, -1),
+            "node_mask": mask,
+        }
+        pad = self.max_n_atoms - mask.shape[1]
+        return {k: _pad_nodes(v, pad, -1 if k == "atom_types" else 0) for k, v in out.items()}
+
+
+def n_atoms_distribution(hist, max_n: int) -> Tensor:
+    """p(N) [max_n + 1] (float64) from a histogram {n: count} (keys int or str) or a list of counts by n."""
+    items = hist.items() if isinstance(hist, dict) else enumerate(hist)
+    counts = torch.zeros(max_n + 1, dtype=torch.float64)
+    for n, c in items:
+        if not 0 <= int(n) <= max_n:
+            raise ValueError(f"n_nodes_hist has a molecule size {n} outside 0..{max_n}")
+        counts[int(n)] += float(c)
+    if counts.sum() <= 0:
+        raise ValueError("n_nodes_hist is empty")
+    return counts / counts.sum()
+
+
+def _pad_nodes(v: Tensor, pad: int, value) -> Tensor:
+    if pad <= 0:
+        return v
+    shape = (v.shape[0], pad) + tuple(v.shape[2:])
+    return torch.cat([v, v.new_full(shape, value)], 1)

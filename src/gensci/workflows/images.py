@@ -1,0 +1,273 @@
+"""Image runs (galaxies, FIRST, the user's image folders): sample grids, the image metrics with the
+mode-collapse flag, VAE reconstructions / latent movies / anomaly AUROC, and side-by-side comparisons.
+
+The metrics live in gensci.metrics.images and are measured in the feature space of a reference
+classifier that gensci trains on the run's real training images (cached per data config and seed).
+Generated images are compared with the test split; for conditional models the labels are balanced
+over the classes, so `class_accuracy` weighs every class equally.
+
+Anomaly detection: when the data set was trained on a subset of its classes, its `info` lists
+the others as `held_out_classes` (their images appear only in the test split). A VAE is then also
+scored by the AUROC of its anomaly score (negative ELBO) for "held-out class" on the test split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gensci.config import ExperimentConfig
+from gensci.data.base import DataSplits
+from gensci.methods.base import Method
+from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, Workflow
+
+HEADLINE = ("fd_local", "kd_local", "coverage", "duplicate_rate", "mode_collapse", "class_accuracy", "elbo", "anomaly_auroc")
+COMPARE = ("fd_local", "kd_local", "precision", "recall", "density", "coverage", "duplicate_rate", "c2st_auc",
+           "pixel_hist_distance", "power_spectrum_distance", "class_accuracy", "elbo", "anomaly_auroc", "mode_collapse",
+           "n_samples")
+METRIC_NOTES = {
+    "fd_local": "Fréchet distance in the reference-net features (biased at small N; lower is better)",
+    "kd_local": "kernel (MMD², cubic kernel) distance in the same features; 0 ideal",
+    "precision": "fraction of samples inside the real-feature manifold (k = 5)",
+    "recall": "fraction of real images inside the sample manifold",
+    "density": "how many real neighbourhoods contain each sample (≈ 1 for real data)",
+    "coverage": "fraction of real images with a sample among their 5 nearest neighbours (≈ 0.97 for real data)",
+    "duplicate_rate": "samples with a near-duplicate among the samples (≈ 0.01 for real data)",
+    "c2st_auc": "real-vs-generated classifier AUC; 0.5 ideal",
+    "pixel_hist_distance": "Wasserstein-1 distance of pixel intensities",
+    "power_spectrum_distance": "mean |log10 P_gen(k) / P_real(k)| of radial power spectra",
+    "class_accuracy": "conditional samples classified as their requested class",
+    "elbo": "mean evidence lower bound per test image (nats)",
+    "anomaly_auroc": "AUROC of the VAE anomaly score for held-out classes",
+    "reference_accuracy": "test accuracy of the reference classifier",
+}
+REFERENCE_STEPS = 300  # training steps of the reference network (gensci.metrics.images.reference_network)
+_REF_NETS: dict[tuple[str, int], Any] = {}  # per-process cache of reference networks (also cached on disk)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def reference_net(data: DataSplits, config: ExperimentConfig, steps: int | None = None):
+    """The reference classifier/feature net of this data config (trained once, cached on disk and here).
+
+    steps: its training steps (default REFERENCE_STEPS; tests lower it)."""
+    from gensci.metrics.images import reference_network
+
+    steps = steps or REFERENCE_STEPS
+    digest = hashlib.sha256(json.dumps(config.data.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+    key = f"{config.data.name}-{digest}"
+    if (key, steps) not in _REF_NETS:
+        with torch.enable_grad():  # the trainer's periodic evaluation runs under no_grad
+            _REF_NETS[key, steps] = reference_network(data, key, seed=config.data.seed, steps=steps)
+    return _REF_NETS[key, steps]
+
+
+def is_conditional(method: Method) -> bool:
+    return "conditional" in method.capabilities
+
+
+@torch.no_grad()
+def draw(method: Method, n: int, seed: int = 0, batch_size: int = 250, class_label: int | None = None):
+    """n samples on the CPU: (x [n, C, H, W], labels [n] or None). Conditional models get `class_label`
+    for all, else labels cycling over the classes; one seeded CPU generator makes it reproducible."""
+    g = torch.Generator().manual_seed(seed)
+    labels = None
+    if is_conditional(method):
+        k = int(method.info["n_classes"])
+        if class_label is not None and not 0 <= class_label < k:
+            names = method.info.get("class_names") or list(range(k))
+            raise ValueError(f"--class {class_label}: this model has classes 0..{k - 1} ({', '.join(map(str, names))})")
+        labels = torch.full((n,), class_label) if class_label is not None else torch.arange(n) % k
+    elif class_label is not None:
+        raise ValueError("--class needs a class-conditional model (e.g. preset galaxy-acgan, or method.conditional=true)")
+    xs = []
+    for start in range(0, n, batch_size):
+        cond = labels[start : start + batch_size] if labels is not None else None
+        xs.append(method.sample(min(batch_size, n - start), condition=cond, generator=g)["x"].float().cpu())
+    return torch.cat(xs), labels
+
+
+def images_of(split, classes=None, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, labels) of a TensorDictDataset split, optionally only `classes`, at most the first n."""
+    x, y = split.tensors["x"], split.tensors["label"]
+    if classes is not None:
+        keep = torch.isin(y, torch.as_tensor(list(classes)))
+        x, y = x[keep], y[keep]
+    return x[:n], y[:n]
+
+
+def trained_classes(info: dict) -> list[int] | None:
+    held = set(info.get("held_out_classes") or [])
+    return [k for k in range(int(info.get("n_classes") or 0)) if k not in held] if held else None
+
+
+@torch.no_grad()
+def vae_metrics(method: Method, data: DataSplits, seed: int = 0, batch_size: int = 250) -> dict[str, float]:
+    """elbo (mean over test images of the trained classes) and, with held-out classes, anomaly_auroc."""
+    from gensci.metrics.images import anomaly_auroc
+
+    x, y = images_of(data.test)
+    g = torch.Generator().manual_seed(seed)
+    elbo = torch.cat([method.elbo(x[i : i + batch_size].to(method.device), generator=g).cpu()
+                      for i in range(0, len(x), batch_size)])
+    held = torch.as_tensor(list(data.info.get("held_out_classes") or []), dtype=y.dtype)
+    is_held = torch.isin(y, held)
+    out = {"elbo": float(elbo[~is_held].mean())}
+    if is_held.any() and (~is_held).any():
+        out["anomaly_auroc"] = anomaly_auroc((-elbo).numpy(), is_held.numpy())
+        out["elbo_held_out"] = float(elbo[is_held].mean())
+    return out
+
+
+# -- the workflow ----------------------------------------------------------------------------------
+class ImageWorkflow(Workflow):
+    domain = "images"
+
+    def periodic_eval(self, method: Method, data: DataSplits, config: ExperimentConfig) -> dict[str, float]:
+        """kd_local and coverage of ~200 samples against as many validation images (+ ELBO for VAEs)."""
+        from gensci.metrics.images import features, kernel_distance, prdc
+
+        n = min(config.eval.periodic_n_samples, 200)
+        real, _ = images_of(data.valid, trained_classes(data.info), n)
+        fake, _ = draw(method, len(real), seed=0, batch_size=config.eval.batch_size)
+        net = reference_net(data, config)
+        fr, ff = features(net, real), features(net, fake)
+        out = {"kd_local": kernel_distance(ff, fr)}
+        if len(real) > 5:
+            out["coverage"] = prdc(fr, ff)["coverage"]
+        if hasattr(method, "elbo"):
+            out["elbo"] = float(method.elbo(real.to(method.device), generator=torch.Generator().manual_seed(0)).mean())
+        return out
+
+    def evaluate(self, run: Run, options: EvalOptions) -> dict[str, Any]:
+        from gensci.metrics.images import image_metrics
+
+        method, data, cfg = run.method(), run.data, run.config
+        n = options.n or cfg.eval.n_samples
+        fake, labels = draw(method, n, options.seed, options.batch_size or cfg.eval.batch_size)
+        real, _ = images_of(data.test, trained_classes(data.info))
+        net = reference_net(data, cfg)
+        metrics = image_metrics(fake, real, net, labels=labels)
+        metrics["reference_accuracy"] = net.test_accuracy
+        if hasattr(method, "elbo"):
+            metrics.update(vae_metrics(method, data, options.seed, options.batch_size or cfg.eval.batch_size))
+        return {k: v for k, v in metrics.items() if not (isinstance(v, float) and np.isnan(v))}
+
+    def sample(self, run: Run, options: SampleOptions) -> list[Path]:
+        """An npz (images float32 [n, C, H, W] in [0, 1], labels for conditional models) and a PNG grid."""
+        from gensci.viz.images import grid_per_class, image_grid
+
+        method = run.method()
+        n = options.n or 64
+        x, labels = draw(method, n, options.seed, options.batch_size or run.config.eval.batch_size, options.class_label)
+        stem = "samples" if options.class_label is None else f"samples_class{options.class_label}"
+        out = Path(options.out) if options.out is not None else run.samples_dir / f"{stem}.npz"
+        if out.is_dir() or out.suffix == "":
+            out = out / f"{stem}.npz"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"images": x.numpy()} | ({"labels": labels.numpy()} if labels is not None else {})
+        np.savez_compressed(out, **arrays)
+        png = out.with_suffix(".png")
+        names = run.data.info.get("class_names") or []
+        if labels is not None and options.class_label is None:
+            grid_per_class(x, labels, names, png, per_class=min(8, max(1, n // len(names))))
+        else:
+            title = f"class {options.class_label}: {names[options.class_label]}" if options.class_label is not None else ""
+            image_grid(x, png, nrow=8, title=title)
+        return [out, png]
+
+    def report(self, run: Run, metrics: dict[str, Any]) -> list[ReportSection]:
+        from gensci.viz.images import grid_per_class, image_grid, plot_pixel_hist, plot_power_spectra, strip, write_gif
+
+        method, data, fig = run.method(), run.data, run.figures_dir
+        names = data.info.get("class_names") or []
+        real, real_y = images_of(data.test, trained_classes(data.info))
+        fake, labels = draw(method, min(len(real), 512), seed=0)
+        sections = [collapse_section(metrics), ReportSection(
+            "Image metrics", "Measured on generated vs real test images in the reference network's features.",
+            table={k: {"value": metrics[k], "meaning": METRIC_NOTES.get(k, "")} for k in COMPARE + ("reference_accuracy",)
+                   if k in metrics}, columns=["value", "meaning"])]
+        if labels is not None:
+            grid = grid_per_class(fake, labels, names, fig / "samples_per_class.png", title="samples, one row per class")
+        else:
+            grid = image_grid(fake[:64], fig / "samples.png", title="samples")
+        real_grid = grid_per_class(real, real_y, names, fig / "real_per_class.png", title="real test images")
+        sections.append(ReportSection("Samples", "Generated (top) and real (bottom) images.", [grid, real_grid]))
+        if hasattr(method, "interpolate"):
+            x = real[:8].to(method.device)
+            pairs = torch.stack([x, method.reconstruct(x)], 1).flatten(0, 1).cpu()
+            recon = image_grid(pairs, fig / "reconstructions.png", nrow=8, title="real / reconstruction (pairs)")
+            a, b = _two_classes(real_y)
+            frames = method.interpolate(real[a], real[b], n_frames=12).cpu()
+            ends = torch.cat([real[a : a + 1], frames, real[b : b + 1]])
+            movie = [strip(ends, fig / "interpolation.png", title="real A | decoded latent path A → B | real B"),
+                     write_gif(frames, fig / "interpolation.gif")]
+            sections.append(ReportSection("Reconstructions and the latent movie",
+                                          "Decoded straight-line path between the posterior means of two test galaxies.",
+                                          [recon, *movie]))
+        sections.append(ReportSection("Image statistics", "Radially averaged power spectra and pixel-intensity histograms.", [
+            plot_power_spectra(real, fake, fig / "power_spectra.png"), plot_pixel_hist(real, fake, fig / "pixel_hist.png")]))
+        return sections
+
+    def headline(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        return {k: metrics[k] for k in HEADLINE if k in metrics}
+
+    def compare_sections(self, runs: list[Run], metrics: list[dict], out_dir: Path | None = None) -> list[ReportSection]:
+        """`gensci compare` figures (the table is `compare_runs`): every run's power spectrum and pixel
+        histogram against the real test images in one plot each, and a sample grid per run.
+        Figures go to `out_dir` (default: compare_figures/ beside the first run)."""
+        from gensci.viz.images import image_grid, plot_pixel_hist, plot_power_spectra
+
+        out_dir = Path(out_dir) if out_dir is not None else runs[0].path.parent / "compare_figures"
+        real, _ = images_of(runs[0].data.test, trained_classes(runs[0].data.info))
+        fakes = {_name(r, runs): draw(r.method(), min(len(real), 256), seed=0)[0] for r in runs}
+        grids = [image_grid(x[:32], out_dir / f"samples_{name.replace('/', '_')}.png", title=name) for name, x in fakes.items()]
+        stats = [plot_power_spectra(real, fakes, out_dir / "power_spectra.png"), plot_pixel_hist(real, fakes, out_dir / "pixel_hist.png")]
+        return [ReportSection("Image statistics of all runs", "Real test images in black.", figures=stats),
+                ReportSection("Samples of each run", figures=grids)]
+
+
+def compare_runs(runs: list[Run], metrics: list[dict]) -> ReportSection:
+    """The runs side by side: one row per run, the image metrics as columns; collapse flagged."""
+    rows = {}
+    for run, m in zip(runs, metrics):
+        train = [r for r in run.history() if r.get("kind") == "train"]
+        row = {"method": _method_label(run), "steps": train[-1]["step"] if train else 0,
+               "minutes": round(train[-1]["time"] / 60, 2) if train else 0.0}
+        rows[_name(run, runs)] = row | {k: m[k] for k in COMPARE if k in m}
+    columns = list(dict.fromkeys(c for row in rows.values() for c in row))
+    data = {json.dumps(r.config.data.model_dump(mode="json"), sort_keys=True) for r in runs}
+    text = "" if len(data) == 1 else "<span class='flag'>the runs use different data configs: compare with care</span> "
+    collapsed = [name for name, row in rows.items() if row.get("mode_collapse")]
+    text += f"Mode collapse in: <b>{', '.join(collapsed)}</b>." if collapsed else "No run is flagged for mode collapse."
+    return ReportSection("Runs side by side", text, table=rows, columns=columns)
+
+
+def collapse_section(metrics: dict[str, Any]) -> ReportSection:
+    cov, dup = metrics.get("coverage", float("nan")), metrics.get("duplicate_rate", float("nan"))
+    if metrics.get("mode_collapse"):
+        text = (f"<span class='flag'>MODE COLLAPSE: coverage {cov:.3f} (flag below 0.25) / duplicate rate {dup:.3f} "
+                f"(flag above 0.2)</span>")
+    else:
+        text = f"No mode collapse flagged: coverage {cov:.3f} (≥ 0.25), duplicate rate {dup:.3f} (≤ 0.2)."
+    return ReportSection("Mode collapse", text)
+
+
+def _two_classes(labels: torch.Tensor) -> tuple[int, int]:
+    """Indices of the first two images of different classes (else the first two)."""
+    other = torch.nonzero(labels != labels[0])
+    return 0, int(other[0]) if len(other) else min(1, len(labels) - 1)
+
+
+def _method_label(run: Run) -> str:
+    m = run.config.method
+    return f"{m.name}:{m.objective}" if hasattr(m, "objective") else f"{m.name}:{getattr(m, 'net', '')}".rstrip(":")
+
+
+def _name(run: Run, runs: list[Run]) -> str:
+    names = [r.path.name for r in runs]
+    return run.path.name if names.count(run.path.name) == 1 else f"{run.path.parent.name}/{run.path.name}"

@@ -1,0 +1,149 @@
+import math
+
+import pytest
+import torch
+
+from gensci.config import TrainConfig
+from gensci.methods.edm import EDM, EDMConfig, n_atoms_distribution
+from gensci.ops.masks import masked_mean
+from gensci.testing import SimpleStepper, check_method_contract
+from gensci.testing.equivariance import assert_equivariant, assert_padding_invariant
+
+INFO = {"atom_types": ["H", "C", "N", "O", "F"], "atomic_numbers": [1, 6, 7, 8, 9], "max_n_atoms": 7,
+        "n_nodes_hist": {"3": 2, "4": 5, "5": 3}}
+SMALL = dict(hidden_nf=32, n_layers=2, timesteps=100)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():  # tiny tensors: OpenMP synchronisation would dominate on a shared 2-core machine
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def molecules(repeat: int = 1, seed: int = 0):
+    """Four small random 'molecules' padded to 7 atoms, CoM-free, in the data's batch format."""
+    g = torch.Generator().manual_seed(seed)
+    n = torch.tensor([3, 4, 5, 4])
+    mask = (torch.arange(7) < n[:, None]).float()
+    x = torch.randn(4, 7, 3, generator=g) * 1.5 * mask[..., None]
+    x = (x - masked_mean(x, mask)) * mask[..., None]
+    types = torch.randint(0, 5, (4, 7), generator=g)
+    batch = {"positions": x, "one_hot": torch.nn.functional.one_hot(types, 5).float() * mask[..., None],
+             "charges": torch.tensor([1.0, 6, 7, 8, 9])[types][..., None] * mask[..., None], "node_mask": mask}
+    return {k: v.repeat(repeat, *[1] * (v.dim() - 1)) for k, v in batch.items()}
+
+
+def edm(**kw):
+    torch.manual_seed(0)
+    return EDM(EDMConfig(**(SMALL | kw)), INFO)
+
+
+def test_contract():
+    check_method_contract(EDM, INFO, molecules(), config=EDMConfig(**SMALL), sample_kwargs={"steps": 4})
+
+
+def test_noise_is_centre_of_mass_free_and_masked():
+    method, batch = edm(), molecules()
+    eps = method.noise((4, 7, 9), batch["node_mask"], torch.Generator().manual_seed(0))
+    assert masked_mean(eps[..., :3], batch["node_mask"]).abs().max() < 1e-6
+    assert (eps[batch["node_mask"] == 0] == 0).all()
+
+
+def test_denoiser_is_e3_equivariant_and_ignores_padding():
+    method, batch = edm(), molecules()
+    for block in method.net.blocks:
+        torch.nn.init.normal_(block.coord_mlp[-1].weight, std=0.1)
+    z, mask = method.encode(batch)
+    t = torch.full((4,), 0.3)
+
+    def fn(h, x, node_mask):  # eps_hat split into (features, positions); positions are noise: translation-invariant
+        out = method.eps_model(torch.cat([x, h], -1), t, node_mask)
+        return out[..., 3:], out[..., :3]
+
+    h, x = z[..., 3:].double(), z[..., :3].double()
+    method.double()
+    assert_equivariant(fn, h, x, mask.double(), translation="invariant", generator=torch.Generator().manual_seed(0))
+    assert_padding_invariant(fn, h, x, mask.double(), generator=torch.Generator().manual_seed(0))
+    out = method.eps_model(z.double(), t.double(), mask.double())
+    assert masked_mean(out[..., :3], mask.double()).abs().max() < 1e-12
+
+
+def test_tiny_edm_overfits_a_handful_of_molecules():
+    method, batch = edm(), molecules(repeat=8)
+    stepper = SimpleStepper(method.optimizers(TrainConfig(lr=2e-3)))
+    losses = [method.train_step(batch, step, stepper)["loss"] for step in range(150)]
+    start, end = sum(losses[:10]) / 10, sum(losses[-40:]) / 40
+    assert end < 0.5 * start, (start, end)
+
+
+def test_samples_shapes_seeded_com_free_and_sizes_from_histogram():
+    method = edm().eval()
+    s1 = method.sample(7, generator=torch.Generator().manual_seed(3), steps=5)
+    s2 = method.sample(7, generator=torch.Generator().manual_seed(3), steps=5)
+    assert all(torch.equal(s1[k], s2[k]) for k in s1)
+    assert s1["positions"].shape == (7, 7, 3) and s1["one_hot"].shape == (7, 7, 5) and s1["charges"].shape == (7, 7, 1)
+    sizes = s1["node_mask"].sum(1)
+    assert set(sizes.tolist()) <= {3.0, 4.0, 5.0}
+    assert masked_mean(s1["positions"], s1["node_mask"]).abs().max() < 1e-4
+    real = s1["node_mask"].bool()
+    assert (s1["atom_types"][~real] == -1).all() and (s1["atom_types"][real] >= 0).all()
+    assert torch.equal(s1["one_hot"][real].argmax(-1), s1["atom_types"][real])
+    s3 = method.sample(7, generator=torch.Generator().manual_seed(4), steps=5)
+    assert not torch.equal(s1["positions"], s3["positions"])
+
+
+@pytest.mark.parametrize("steps", [1, 7, None])
+def test_network_calls_equal_steps_plus_final_step(steps):
+    method = edm(timesteps=20, sample_batch_size=3).eval()
+    calls = []
+    method.net.register_forward_hook(lambda *a: calls.append(1))
+    method.sample(5, generator=torch.Generator().manual_seed(0), steps=steps)
+    batches = 2
+    assert len(calls) == batches * ((steps or 20) + 1)
+
+
+def test_chain_runs_from_noise_to_the_sample():
+    method = edm(timesteps=20).eval()
+    chain = method.chain(6, generator=torch.Generator().manual_seed(0), n_atoms=5)
+    assert chain["positions"].shape == (6, 7, 3) and chain["t"].tolist() == pytest.approx([1, 0.8, 0.6, 0.4, 0.2, 0])
+    assert (chain["node_mask"].sum(1) == 5).all()
+    assert method.chain(3).get("node_mask")[0].sum() == 4  # default size: the histogram's mode
+    again = method.chain(6, generator=torch.Generator().manual_seed(0), n_atoms=5)
+    assert torch.equal(chain["positions"], again["positions"])
+
+
+def test_log_likelihood_is_finite_seeded_and_drops_with_training():
+    method, batch = edm(), molecules()
+    nll = method.eval().log_likelihood(batch, generator=torch.Generator().manual_seed(0))
+    assert nll.shape == (4,) and torch.isfinite(nll).all()
+    assert torch.equal(nll, method.log_likelihood(batch, generator=torch.Generator().manual_seed(0)))
+    # an impossible size costs ~ -log(1e-30) = 69 nats more
+    odd = {k: v[:1] for k, v in molecules().items()}
+    odd["node_mask"] = odd["node_mask"].clone()
+    odd["node_mask"][0, :2] = 1
+    odd["node_mask"][0, 2:] = 0
+    assert float(method.log_likelihood(odd, torch.Generator().manual_seed(0))[0]) > 40
+    avg = lambda m: float(torch.stack([m.log_likelihood(batch, torch.Generator().manual_seed(s)) for s in range(8)]).mean())  # noqa: E731
+    before = avg(method)
+    stepper = SimpleStepper(method.train().optimizers(TrainConfig(lr=2e-3)))
+    for step in range(100):
+        method.train_step(molecules(repeat=8), step, stepper)
+    assert avg(method.eval()) < before - 5  # nats
+
+
+def test_vlb_training_loss_runs():
+    method = edm(loss="vlb")
+    out = method.train_step(molecules(), 0, SimpleStepper(method.optimizers(TrainConfig())))
+    assert math.isfinite(out["loss"])
+
+
+def test_histogram_forms_and_checks():
+    p = n_atoms_distribution({"3": 1, 5: 3}, 6)
+    assert p.tolist() == pytest.approx([0, 0, 0, 0.25, 0, 0.75, 0])
+    assert n_atoms_distribution([0, 0, 0, 1, 0, 3], 6).tolist() == p.tolist()
+    with pytest.raises(ValueError, match="outside"):
+        n_atoms_distribution({"40": 1}, 29)
+    with pytest.raises(ValueError, match="normalize_factors"):
+        EDM(EDMConfig(**SMALL, noise_precision=1e-2), INFO)
