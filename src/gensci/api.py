@@ -14,7 +14,7 @@ from typing import Any
 
 from gensci.config import ConfigError, ExperimentConfig, load_config
 from gensci.train.trainer import Trainer, TrainResult
-from gensci.workflows.base import EvalOptions, Run, SampleOptions, build_method, load_data, workflow_for
+from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, build_method, load_data, workflow_for
 
 
 def resolve_config(
@@ -59,7 +59,9 @@ def train(
     if not resume and last.exists():
         raise ConfigError(f"{run_dir} already holds a trained run; pass --resume to continue it or --out for a new one")
     data = load_data(config)
-    trainer = Trainer(config, run_dir, lambda info: build_method(config, info), data, workflow_for(config).periodic_eval)
+    workflow = workflow_for(config)
+    workflow.prepare(data, config)
+    trainer = Trainer(config, run_dir, lambda info: build_method(config, info), data, workflow.periodic_eval)
     if trainer.dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         for sub in ("checkpoints", "samples", "figures"):
@@ -83,6 +85,19 @@ def evaluate(run: Run | str | Path, options: EvalOptions | None = None, save: bo
 def sample(run: Run | str | Path, options: SampleOptions | None = None) -> list[Path]:
     run = run if isinstance(run, Run) else Run(run)
     return run.workflow.sample(run, options or SampleOptions())
+
+
+def compare(runs: list[Run | str | Path], out_file: str | Path) -> tuple[ReportSection, Path]:
+    """Several runs on the same data side by side: the table, and an HTML page with figures."""
+    from gensci.viz.report import page
+
+    opened = [r if isinstance(r, Run) else Run(r) for r in runs]
+    metrics = [saved_evaluation(r) or evaluate(r) for r in opened]
+    workflow = opened[0].workflow
+    table = workflow.compare_table(opened, metrics)
+    figures = workflow.compare_sections(opened, metrics, Path(out_file).parent / "compare_figures")
+    Path(out_file).write_text(page("gensci: comparison", ", ".join(r.path.name for r in opened), [table, *figures]))
+    return table, Path(out_file)
 
 
 def saved_evaluation(run: Run) -> dict[str, Any] | None:

@@ -164,22 +164,14 @@ def compare(
 ) -> None:
     """Put several runs side by side: a table here and an HTML page."""
     from gensci import api
-    from gensci.viz.report import page, table_html  # noqa: F401
-    from gensci.workflows.base import ReportSection, Run
 
-    opened = [Run(r) for r in runs]
-    metrics = [api.saved_evaluation(r) or api.evaluate(r) for r in opened]
-    keys = [k for k in dict.fromkeys(k for m in metrics for k in m) if not isinstance(metrics[0].get(k, 0), (dict, list))]
-    table = Table("run", *keys, box=None)
-    rows = {}
-    for r, m in zip(opened, metrics):
-        table.add_row(r.path.name, *[_short(m.get(k, "")) for k in keys])
-        rows[r.path.name] = {k: m.get(k, "") for k in keys}
+    section, path = api.compare(runs, out_file)
+    columns = section.columns or []
+    table = Table("run", *columns, box=None, title=section.title)
+    for name, row in (section.table or {}).items():
+        table.add_row(name, *[_short(row.get(c, "")) for c in columns])
     out.print(table)
-    section = ReportSection("Runs side by side", table=rows, columns=keys)
-    extra = opened[0].workflow.compare_sections(opened, metrics) if hasattr(opened[0].workflow, "compare_sections") else []
-    out_file.write_text(page("gensci: comparison", ", ".join(r.path.name for r in opened), [section, *extra]))
-    out.print(str(out_file))
+    out.print(str(path))
 
 
 @app.command()

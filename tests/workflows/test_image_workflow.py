@@ -18,6 +18,7 @@ TINY = ["data.image_size=16", "data.n_per_class=12", "data.n_valid_per_class=4",
         "eval.n_samples=24", "eval.periodic_n_samples=12"]
 WIDTHS = {"vae": ["method.width=4", "method.latent_dim=4", "method.hidden=16"],
           "gan": ["method.g_width=4", "method.d_width=4", "method.latent_dim=8"]}
+EXTRA = {"galaxy-vae-fc": ["data.held_out_classes=[1]"]}  # trained on two classes: the third is the anomaly
 KEYS = {"fd_local", "kd_local", "precision", "recall", "density", "coverage", "duplicate_rate", "pixel_hist_distance",
         "power_spectrum_distance", "c2st_auc", "mode_collapse", "n_samples"}
 
@@ -25,17 +26,21 @@ KEYS = {"fd_local", "kd_local", "precision", "recall", "density", "coverage", "d
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("image_runs")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny convolutions: one thread is faster, and far faster on a shared CPU
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GENSCI_CACHE", str(root / "cache"))
         mp.setattr(wf_images, "REFERENCE_STEPS", 20)  # a reference net trained in a second
         out = {}
         for preset in PRESETS:
             method = "vae" if "vae" in preset else "gan"
-            run, result = api.train(preset, out=root / preset, overrides=TINY + WIDTHS[method], max_steps=5)
+            run, result = api.train(preset, out=root / preset, overrides=TINY + WIDTHS[method] + EXTRA.get(preset, []),
+                                      max_steps=5)
             assert result.steps == 5
             metrics = api.evaluate(run)
             out[preset] = (run, metrics, api.report(run, metrics))
         yield out
+    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -45,6 +50,7 @@ def test_evaluate_gives_the_image_keys(runs, preset):
     assert KEYS <= metrics.keys() and metrics["n_samples"] == 24 and isinstance(metrics["mode_collapse"], bool)
     assert ("class_accuracy" in metrics) == (preset == "galaxy-acgan")
     assert ("elbo" in metrics) == ("vae" in preset)
+    assert ("anomaly_auroc" in metrics) == (preset == "galaxy-vae-fc") and 0 <= metrics.get("anomaly_auroc", 0) <= 1
     assert set(ImageWorkflow().headline(metrics)) >= {"fd_local", "kd_local", "coverage", "duplicate_rate", "mode_collapse"}
     evals = [r for r in run.history() if r["kind"] == "eval"]
     assert evals and {"kd_local", "coverage"} <= evals[-1].keys()

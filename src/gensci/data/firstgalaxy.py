@@ -7,8 +7,10 @@ Compact 2, Bent 3, each with a literature train/valid/test split ("Split_literat
     pip install --no-deps firstgalaxydata
 (--no-deps: its metadata pulls torchvision). gensci never imports the module (that imports
 torchvision); it reads the bundled galaxy_data_h5.zip (one HDF5 file: groups data_i with Img,
-Label_literature, Split_literature) with h5py, resizes with area averaging to image_size and caches
-the result as npz in GENSCI_CACHE. Items: {"x": [C, S, S] float32 in [0, 1], "label": int64}, C = 1
+Label_literature, Split_literature) with h5py, keeps the central `crop` x `crop` pixels (default 150:
+the sources sit in the middle of a mostly empty 300x300 field; the main source of the large FRI/Bent
+examples we looked at spans < 150 px), resizes with area averaging to image_size and caches the
+result as npz in GENSCI_CACHE. Items: {"x": [C, S, S] float32 in [0, 1], "label": int64}, C = 1
 (grey) or 3 (the grey level repeated).
 """
 
@@ -38,6 +40,7 @@ class FirstGalaxyDataConfig(ImageDataConfig):
 
     name: Literal["first"] = "first"
     channels: Literal[1, 3] = Field(1, description="1 = grey as in the survey, 3 = grey repeated as RGB")
+    crop: int = Field(150, ge=16, le=300, description="centre crop of the 300x300 originals before resizing (300: all)")
 
 
 def archive_path() -> Path:
@@ -54,7 +57,7 @@ def archive_path() -> Path:
     return path
 
 
-def read_archive(path: Path, image_size: int) -> dict[str, np.ndarray]:
+def read_archive(path: Path, image_size: int, crop: int = 300) -> dict[str, np.ndarray]:
     """{split}_x [N, 1, S, S] float32 in [0, 1] and {split}_y [N] int64, in the archive's key order."""
     import h5py
 
@@ -73,6 +76,8 @@ def read_archive(path: Path, image_size: int) -> dict[str, np.ndarray]:
             except KeyError as err:
                 raise ValueError(f"{path}:{names[0]}: record {key!r} lacks {err}") from None
     x = torch.from_numpy(np.stack(images)).float().unsqueeze(1) / 255
+    top = (x.shape[-1] - crop) // 2
+    x = x[..., top : top + crop, top : top + crop]
     x = torch.nn.functional.interpolate(x, size=(image_size, image_size), mode="area").numpy()
     y, splits = np.asarray(labels, np.int64), np.asarray(splits)
     out = {}
@@ -91,8 +96,8 @@ class FirstGalaxyData:
     @classmethod
     def load(cls, config: FirstGalaxyDataConfig) -> DataSplits:
         path = archive_path()
-        cache = default_cache_dir() / "first" / f"first_{config.image_size}px_v{_CACHE_VERSION}.npz"
-        arrays = load_cached(cache, lambda: read_archive(path, config.image_size))
+        name = f"first_{config.image_size}px_crop{config.crop}_v{_CACHE_VERSION}.npz"
+        arrays = load_cached(default_cache_dir() / "first" / name, lambda: read_archive(path, config.image_size, config.crop))
         if config.channels == 3:
             arrays = {k: np.repeat(v, 3, axis=1) if k.endswith("_x") else v for k, v in arrays.items()}
         info = {

@@ -106,6 +106,9 @@ class Workflow:
 
     domain: str = ""
 
+    def prepare(self, data: DataSplits, config: ExperimentConfig) -> None:
+        """One-off work before training (e.g. a reference network), kept out of the time budget."""
+
     def periodic_eval(self, method: Method, data: DataSplits, config: ExperimentConfig) -> dict[str, float]:
         """Quick measurements logged during training (on the EMA method); keep it to seconds."""
         return {}
@@ -123,6 +126,16 @@ class Workflow:
     def headline(self, metrics: dict[str, Any]) -> dict[str, Any]:
         """The few figures `gensci demo` prints."""
         return metrics
+
+    def compare_table(self, runs: list["Run"], metrics: list[dict]) -> ReportSection:
+        """`gensci compare`: one row per run, the scalar measurements as columns."""
+        rows = {r.path.name: {k: v for k, v in m.items() if not isinstance(v, (dict, list))} for r, m in zip(runs, metrics)}
+        columns = list(dict.fromkeys(c for row in rows.values() for c in row))
+        return ReportSection("Runs side by side", table=rows, columns=columns)
+
+    def compare_sections(self, runs: list["Run"], metrics: list[dict], out_dir: Path | None = None) -> list[ReportSection]:
+        """Figures for `gensci compare` beyond the table."""
+        return []
 
 
 def load_data(config: ExperimentConfig) -> DataSplits:

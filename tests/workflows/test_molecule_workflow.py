@@ -1,0 +1,94 @@
+import json
+
+import pytest
+import torch
+
+import gensci.workflows.molecules as wfm
+from gensci.config import validate
+from gensci.data.molecule_io import read_molecules
+from gensci.train.checkpoint import save_checkpoint
+from gensci.workflows.base import EvalOptions, Run, SampleOptions, build_method, load_data
+from gensci.workflows.molecules import MoleculeWorkflow, to_molecules
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def _no_qm9_reference(monkeypatch):  # the QM9 training SMILES take minutes to build when not cached
+    monkeypatch.setattr(wfm, "_references", lambda info: ({"C", "CC"}, None))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A run directory with an untrained tiny EDM on a few QM9 molecules, as the trainer would leave it."""
+    config = validate({
+        "name": "edm-test",
+        "data": {"name": "qm9", "limit_train": 64, "limit_eval": 8},
+        "method": {"name": "edm", "hidden_nf": 16, "n_layers": 1, "timesteps": 20},
+        "eval": {"n_samples": 6, "periodic_n_samples": 4, "sampling_steps": 5},
+    })
+    path = tmp_path_factory.mktemp("run")
+    (path / "config.yaml").write_text(config.to_yaml())
+    data = load_data(config)
+    torch.manual_seed(0)
+    method = build_method(config, data.info)
+    save_checkpoint(path / "checkpoints" / "last.pt", {"method": method.state_dict(), "ema": None,
+                                                       "info": data.info, "config": config.model_dump(mode="json")})
+    return Run(path)
+
+
+def test_periodic_eval_and_evaluate(run):
+    wf = run.workflow
+    assert isinstance(wf, MoleculeWorkflow)
+    quick = wf.periodic_eval(run.method(), run.data, run.config)
+    assert set(quick) == {"atom_stability", "molecule_stability", "validity", "validity_x_uniqueness"}
+    assert all(0 <= v <= 1 for v in quick.values())
+    m = wf.evaluate(run, EvalOptions())
+    json.dumps(m, allow_nan=False)
+    assert m["n_molecules"] == 6 and m["sampling_steps"] == 5 and m["seconds_per_molecule"] > 0
+    assert {"atom_stability", "molecule_stability", "validity", "uniqueness", "validity_x_uniqueness",
+            "novelty", "nll"} <= set(m)
+    assert m["nll"] > 0  # an untrained model: a poor but finite bound
+    assert set(wf.headline(m)) == {"atom_stability", "molecule_stability", "validity", "validity_x_uniqueness", "nll"}
+
+
+def test_sample_writes_sdf_and_xyz(run, tmp_path):
+    paths = MoleculeWorkflow().sample(run, SampleOptions(n=3, steps=4, out=tmp_path / "mols.sdf"))
+    assert [p.name for p in paths] == ["mols.sdf", "mols.xyz"]
+    sdf, xyz = read_molecules(paths[0]), read_molecules(paths[1])
+    assert len(sdf) == len(xyz) == 3
+    assert [m.atom_types for m in sdf] == [m.atom_types for m in xyz]
+    assert set(a for m in sdf for a in m.atom_types) <= {"H", "C", "N", "O", "F"}
+
+
+def test_chain_until_stable_writes_strip_and_gif(run, tmp_path, monkeypatch):
+    tries = []
+    monkeypatch.setattr(wfm, "check_stability", lambda pos, types: (tries.append(1) or len(tries) == 2, 0, 0))
+    paths = MoleculeWorkflow().sample(run, SampleOptions(chain=True, until_stable=True, steps=3, out=tmp_path / "c.gif"))
+    assert len(tries) == 2  # retried once, stopped at the first stable molecule
+    assert sorted(p.suffix for p in paths) == [".gif", ".png", ".xyz"] and all(p.exists() for p in paths)
+    frames = read_molecules(tmp_path / "c.xyz")
+    assert len(frames) == 4  # noise + 3 steps (the last is the sample)
+
+
+def test_report_sections(run):
+    metrics = {"atom_stability": 0.5, "molecule_stability": 0.1, "validity": 0.3, "validity_x_uniqueness": 0.3,
+               "nll": 120.0, "sampling_steps": 3, "n_molecules": 6, "seconds_per_molecule": 0.01}
+    sections = MoleculeWorkflow().report(run, metrics)
+    figures = [f for s in sections for f in s.figures]
+    assert all(f.exists() for f in figures) and {f.suffix for f in figures} == {".png", ".gif"}
+    table = next(s.table for s in sections if s.table)
+    assert table["molecule_stability"] == {"this run": 0.1, "QM9 data": 0.952, "EDM (paper)": 0.820}
+
+
+def test_to_molecules_drops_padding():
+    samples = {"positions": torch.zeros(2, 4, 3), "atom_types": torch.tensor([[1, 0, -1, -1], [2, 2, 2, -1]]),
+               "node_mask": torch.tensor([[1.0, 1, 0, 0], [1, 1, 1, 0]])}
+    mols = to_molecules(samples, ["H", "C", "N", "O", "F"])
+    assert [m.atom_types for m in mols] == [["C", "H"], ["N", "N", "N"]]
