@@ -11,7 +11,7 @@ repeats:
   dense-sorted  the same on size-sorted batches (64 molecules of nearly equal size)
   buckets       dense per group of similar sizes inside the network (groups chosen per batch)
   edges         split first layer, edge list over real pairs only (gensci's default)
-  edges+compile torch.compile of the edge-list network (--compile; compile time reported)
+  *+compile     torch.compile of the edges / buckets network (--compile; compile time reported)
   edges+bf16    bf16 autocast, fp32 master weights (--bf16; needs CPU bf16 hardware, else very slow)
   edm-step      a whole EDM.train_step (edges, AdamW amsgrad step included): the training throughput
 Sampling mode times one denoiser call (no grad) for the reference (padded to 29, batch 10 as the baseline) and
@@ -70,7 +70,7 @@ def denoiser_step(method: EDM, batch: dict, forward=None, autocast: bool = False
     z_t = 0.7 * z + 0.7 * method.noise(z.shape, mask)
     h = torch.cat([z_t[..., 3:], torch.full_like(z_t[..., :1], 0.5)], -1)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-        h_out, x_out = (forward or method.net)(h, z_t[..., :3], mask)
+        h_out, x_out = (method.net if forward is None else forward)(h, z_t[..., :3], mask)
     (h_out.float().square().sum() + x_out.square().sum()).backward()
     method.zero_grad(set_to_none=True)
 
@@ -102,6 +102,13 @@ def bench_train(args) -> None:
             method.net.impl = "edges"
         return run
 
+    def compiled_impl(name: str, compiled):
+        def run(b, s):
+            method.net.impl = name
+            denoiser_step(method, b, compiled)
+            method.net.impl = "edges"
+        return run
+
     variants = {
         "reference": lambda b, s: denoiser_step(method, b, lambda h, x, m: reference_forward(method.net, h, x, m)),
         "dense-trim": impl("dense"),
@@ -112,9 +119,12 @@ def bench_train(args) -> None:
     notes = []
     if args.compile:
         compiled = torch.compile(method.net, dynamic=True)
-        t = timed(lambda: denoiser_step(method, qm9_like_batch(64, gen), compiled))
-        notes.append(f"torch.compile: first call (compilation) {t:.0f} s")
-        variants["edges+compile"] = lambda b, s: denoiser_step(method, b, compiled)
+        for name in ("edges", "buckets"):
+            method.net.impl = name
+            t = timed(lambda: denoiser_step(method, qm9_like_batch(64, gen), compiled))
+            notes.append(f"torch.compile ({name}): first call (compilation) {t:.0f} s")
+            variants[f"{name}+compile"] = compiled_impl(name, compiled)
+        method.net.impl = "edges"
     if args.bf16:
         notes.append(f"CPU bf16 hardware (mkldnn): {bf16_hardware()}")
         variants["edges+bf16"] = lambda b, s: denoiser_step(method, b, autocast=True)
@@ -156,40 +166,47 @@ def bench_sample(args) -> None:
     method = EDM(EDMConfig(**CONFIGS[args.config]), INFO).eval()
     gen = torch.Generator().manual_seed(0)
 
-    def call(batch, forward=None, pad_to_29=False):
+    def call(batch, forward=None, pad_to_29=False, impl="edges"):
+        method.net.impl = impl
         z, mask = method.encode(batch)
         if not pad_to_29:  # gensci's sampler works on the batch trimmed to its largest molecule
             n = int(mask.sum(1).max())
             z, mask = z[:, :n], mask[:, :n]
         h = torch.cat([z[..., 3:], torch.full_like(z[..., :1], 0.5)], -1)
         with torch.inference_mode():
-            (forward or method.net)(h, z[..., :3], mask)
+            (method.net if forward is None else forward)(h, z[..., :3], mask)
 
     ref = lambda h, x, m: reference_forward(method.net, h, x, m)  # noqa: E731
     variants = {"reference (batch 10, padded to 29)": (10, lambda b: call(b, ref, True)),
                 "edges (batch 10)": (10, lambda b: call(b)),
-                "edges (batch 100)": (100, lambda b: call(b))}
-    times = {k: [] for k in variants}
+                "edges (batch 100)": (100, lambda b: call(b)),
+                "buckets (batch 100)": (100, lambda b: call(b, impl="buckets"))}
+    times, cpu = {k: [] for k in variants}, {k: [] for k in variants}
     loads = [os.getloadavg()[0]]
     for _ in range(args.repeats):
         for name, (b, fn) in variants.items():
             batch = qm9_like_batch(b, gen)
-            times[name].append(timed(lambda: fn(batch)) / b)
+            times[name].append(timed(lambda: fn(batch), cpu[name]) / b)
+            cpu[name][-1] /= b
         loads.append(os.getloadavg()[0])
     steps = (1000, 500, 250, 100, 50)
     print(f"\n## sampling, config {args.config}, {torch.get_num_threads()} threads, {args.repeats} repeats; "
           f"load average {min(loads):.1f}-{max(loads):.1f}")
-    print("seconds per molecule = (S + 1) denoiser calls x median seconds per call and molecule\n")
-    print("| variant | s/call/molecule | " + " | ".join(f"S={s}" for s in steps) + " | vs baseline 1000 steps |")
-    print("|---|---|" + "---|" * len(steps) + "---|")
+    print("seconds per molecule = (S + 1) denoiser calls x median CPU seconds per call and molecule\n")
+    print("| variant | wall s/call/molecule | CPU s/call/molecule | " + " | ".join(f"S={s}" for s in steps)
+          + " | vs baseline 1000 steps |")
+    print("|---|---|---|" + "---|" * len(steps) + "---|")
     base = REFERENCE[args.config][1]
-    for name, v in times.items():
-        per = statistics.median(v)
+    for name in variants:
+        per = statistics.median(cpu[name])
         cells = " | ".join(f"{per * (s + 1):.2f}" for s in steps)
-        print(f"| {name} | {per:.4f} | {cells} | {base / (per * 1001):.1f}x at 1000, {base / (per * 101):.0f}x at 100 |")
-    t = timed(lambda: method.sample(100, generator=gen, steps=args.check_steps))
-    print(f"\nend-to-end check: EDM.sample(100 molecules, {args.check_steps} steps) took {t:.1f} s = "
-          f"{t / 100:.3f} s/molecule")
+        ratios = f"{base / (per * 1001):.1f}x at 1000, {base / (per * 101):.0f}x at 100"
+        print(f"| {name} | {statistics.median(times[name]):.4f} | {per:.4f} | {cells} | {ratios} |")
+    method.net.impl = method.config.egnn_impl
+    c = []
+    t = timed(lambda: method.sample(100, generator=gen, steps=args.check_steps), c)
+    print(f"\nend-to-end check ({method.config.egnn_impl}): EDM.sample(100 molecules, {args.check_steps} steps) "
+          f"took {t:.1f} s wall, {c[0]:.1f} s CPU = {c[0] / 100 / (args.check_steps + 1):.4f} CPU s/call/molecule")
 
 
 def main() -> None:

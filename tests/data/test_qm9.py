@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from gensci.data.base import default_cache_dir
 from gensci.data import qm9
 from gensci.data.qm9 import QM9Data, QM9DataConfig
 
@@ -70,7 +71,7 @@ def test_second_load_reads_the_cache(monkeypatch, arrays):
 
 def test_cache_dir_follows_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("GENSCI_CACHE", str(tmp_path))
-    assert qm9.default_cache_dir() == tmp_path
+    assert default_cache_dir() == tmp_path
 
 
 def test_edm_splits_sizes_disjoint_and_identical_to_edm(arrays):

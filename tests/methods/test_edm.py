@@ -125,7 +125,9 @@ def test_log_likelihood_is_finite_seeded_and_drops_with_training():
     odd["node_mask"][0, :2] = 1
     odd["node_mask"][0, 2:] = 0
     assert float(method.log_likelihood(odd, torch.Generator().manual_seed(0))[0]) > 40
-    avg = lambda m: float(torch.stack([m.log_likelihood(batch, torch.Generator().manual_seed(s)) for s in range(8)]).mean())  # noqa: E731
+    def avg(m):
+        return float(torch.stack([m.log_likelihood(batch, torch.Generator().manual_seed(s)) for s in range(8)]).mean())
+
     before = avg(method)
     stepper = SimpleStepper(method.train().optimizers(TrainConfig(lr=2e-3)))
     for step in range(100):

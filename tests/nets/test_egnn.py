@@ -65,7 +65,9 @@ def test_padding_changes_nothing_and_padding_outputs_are_zero(impl):
 
 
 @pytest.mark.parametrize("impl", ["edges", "dense", "buckets"])
-@pytest.mark.parametrize("options", [{}, {"aggregation": "mean"}, {"attention": False, "tanh": False, "inv_sublayers": 2}])
+@pytest.mark.parametrize(
+    "options", [{}, {"aggregation": "mean"}, {"attention": False, "tanh": False, "inv_sublayers": 2}]
+)
 def test_fast_implementation_equals_plain_dense_reference(impl, options):
     net = _net(torch.float64, impl, **options)
     h, x, mask = _batch(torch.float64, b=4, n=9)

@@ -70,7 +70,8 @@ def test_sample_writes_sdf_and_xyz(run, tmp_path):
 def test_chain_until_stable_writes_strip_and_gif(run, tmp_path, monkeypatch):
     tries = []
     monkeypatch.setattr(wfm, "check_stability", lambda pos, types: (tries.append(1) or len(tries) == 2, 0, 0))
-    paths = MoleculeWorkflow().sample(run, SampleOptions(chain=True, until_stable=True, steps=3, out=tmp_path / "c.gif"))
+    options = SampleOptions(chain=True, until_stable=True, steps=3, out=tmp_path / "c.gif")
+    paths = MoleculeWorkflow().sample(run, options)
     assert len(tries) == 2  # retried once, stopped at the first stable molecule
     assert sorted(p.suffix for p in paths) == [".gif", ".png", ".xyz"] and all(p.exists() for p in paths)
     frames = read_molecules(tmp_path / "c.xyz")

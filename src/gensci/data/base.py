@@ -8,7 +8,10 @@ A data set class (registered in gensci.registry.DATASETS) has
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -63,3 +66,14 @@ class DataSplits:
     test: Dataset
     info: dict[str, Any] = field(default_factory=dict)  # plain data only: it goes into checkpoints
     collate: Callable | None = collate_gathered
+
+
+def default_cache_dir() -> Path:
+    """`$GENSCI_CACHE`, else the platform's user cache directory + /gensci."""
+    if os.environ.get("GENSCI_CACHE"):
+        return Path(os.environ["GENSCI_CACHE"]).expanduser()
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "gensci" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "gensci"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gensci"

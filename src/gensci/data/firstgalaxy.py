@@ -28,7 +28,7 @@ from pydantic import Field
 
 from gensci.data.base import DataSplits
 from gensci.data.images import SPLITS, ImageDataConfig, image_splits, load_cached
-from gensci.data.qm9 import default_cache_dir
+from gensci.data.base import default_cache_dir
 
 CLASS_NAMES = ["FRI", "FRII", "Compact", "Bent"]  # firstgalaxydata.FIRSTGalaxyData.get_class_dict
 ARCHIVE = "galaxy_data_h5.zip"

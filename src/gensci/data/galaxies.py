@@ -36,7 +36,7 @@ from pydantic import Field
 
 from gensci.data.base import DataSplits
 from gensci.data.images import SPLITS, ImageDataConfig, image_splits, load_cached
-from gensci.data.qm9 import default_cache_dir  # the one GENSCI_CACHE rule
+from gensci.data.base import default_cache_dir
 
 CLASS_NAMES = ["barred spiral", "elliptical", "spiral"]
 BARRED, ELLIPTICAL, SPIRAL = 0, 1, 2

@@ -39,7 +39,7 @@ import torch
 from pydantic import Field
 
 from gensci.config import DataConfig
-from gensci.data.base import DataSplits, TensorDictDataset
+from gensci.data.base import DataSplits, TensorDictDataset, default_cache_dir
 
 SOURCE = "PyPI package qm9pack (CSV files of the QM9 data set, Ramakrishnan et al., Sci. Data 1, 140022 (2014))"
 N_MOLECULES = 130_831  # 133,885 GDB9 molecules minus the 3,054 uncharacterized ones
@@ -61,17 +61,6 @@ _PROPERTY_COLUMNS = {
     "Cv": ("Heatcapacity_Cv_cal_mol_K", 1.0),
 }
 _CACHE_VERSION = 1
-
-
-def default_cache_dir() -> Path:
-    """`$GENSCI_CACHE`, else the platform's user cache directory + /gensci."""
-    if os.environ.get("GENSCI_CACHE"):
-        return Path(os.environ["GENSCI_CACHE"]).expanduser()
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "gensci" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "gensci"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gensci"
 
 
 def qm9pack_data_dir() -> Path:

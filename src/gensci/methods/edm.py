@@ -51,7 +51,7 @@ class EDMConfig(MethodConfig):
     loss: Literal["l2", "vlb"] = "l2"
     augment_rotations: bool = Field(False, description="random rotations of training batches (off in EDM's QM9 run)")
     egnn_impl: Literal["edges", "dense", "buckets"] = Field(
-        "edges", description="pairs as an edge list over real atoms, dense on the trimmed batch, or dense per size group")
+        "edges", description="atom pairs as an edge list, dense on the trimmed batch, or dense per size group")
     sampling_steps: int | None = Field(None, ge=1, description="default reverse steps when sampling (None: all)")
     sample_batch_size: int = Field(100, ge=1, description="molecules denoised together when sampling")
     amsgrad: bool = Field(True, description="AdamW with amsgrad, as qm9/models.py get_optim")
@@ -107,7 +107,9 @@ class EDM(Method):
         mask = batch["node_mask"].float()
         f = self.config.normalize_factors
         x = remove_mean(batch["positions"].float(), mask) / f[0]
-        h = [batch["one_hot"].float() / f[1]] + ([batch["charges"].float() / f[2]] if self.config.include_charges else [])
+        h = [batch["one_hot"].float() / f[1]]
+        if self.config.include_charges:
+            h.append(batch["charges"].float() / f[2])
         return torch.cat([x] + h, -1) * mask.unsqueeze(-1), mask
 
     def noise(self, shape, node_mask: Tensor, generator=None) -> Tensor:
@@ -192,7 +194,8 @@ class EDM(Method):
         eps0 = self.noise(z.shape, mask, generator)
         z0 = alpha_0 * z + sigma_0 * eps0
         eps0_hat = self.eps_model(z0, 0.0, mask)
-        loss_0 = 0.5 * (eps0 - eps0_hat)[..., :3].square().flatten(1).sum(-1) - self._log_p_h_given_z0(z, z0, gamma_0, mask)
+        loss_0 = 0.5 * (eps0 - eps0_hat)[..., :3].square().flatten(1).sum(-1)
+        loss_0 = loss_0 - self._log_p_h_given_z0(z, z0, gamma_0, mask)
         neg_const = -dof_x * (-0.5 * gamma_0.to(z.dtype) - 0.5 * math.log(2 * math.pi))
         delta_log_px = -dof_x * math.log(f[0])
         log_pn = torch.log(self.n_atoms_prob[n.long()] + 1e-30).to(z.dtype)

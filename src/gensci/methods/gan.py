@@ -34,8 +34,8 @@ from torch import Tensor
 
 from gensci.config import MethodConfig, TrainConfig
 from gensci.methods.base import Method, adamw
-from gensci.methods.vae import sample_normal
 from gensci.nets.conv2d import DCGANDiscriminator, DCGANGenerator, dcgan_init
+from gensci.ops.random import sample_normal
 
 Objective = Literal["minimax", "acgan", "wgan-gp", "wgan-div"]
 WASSERSTEIN = ("wgan-gp", "wgan-div")

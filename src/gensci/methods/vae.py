@@ -30,6 +30,7 @@ from gensci.config import MethodConfig
 from gensci.methods.base import Method
 from gensci.nets.conv2d import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 from gensci.ops.gaussian import gaussian_kl_logvar
+from gensci.ops.random import sample_normal
 
 
 class VAEConfig(MethodConfig):
@@ -42,13 +43,6 @@ class VAEConfig(MethodConfig):
     width: int = Field(32, ge=1, description="conv: channels of the first stage (doubling per stage)")
     hidden: int = Field(500, ge=1, description="fc: hidden units (500 in the blog)")
     norm: Literal["batch", "layer", "none"] = "batch"
-
-
-def sample_normal(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> Tensor:
-    """Standard normal draws from `generator` on its own device, moved to `device`, so a CPU-seeded
-    generator gives the same numbers whatever device the model sits on."""
-    gen_device = generator.device if generator is not None else device
-    return torch.randn(shape, generator=generator, device=gen_device).to(device)
 
 
 class VAE(Method):

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from scipy.spatial.distance import cdist
 
-from gensci.data.qm9 import default_cache_dir  # the one GENSCI_CACHE rule
+from gensci.data.base import default_cache_dir
 from gensci.nets.classifier import FeatureNet
 
 REF_NET_VERSION = 1  # part of the cache file name: bump when FeatureNet or its training changes

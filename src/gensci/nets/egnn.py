@@ -13,9 +13,10 @@ EquivariantUpdate, coord2diff). One block on the fully connected graph of real a
 Speed (benchmarks/egnn_speed.md): the first Linear of phi_e and phi_x acts on the concatenation
 [h_i, h_j, e_ij]; it is computed as W_a h_i + W_b h_j per atom plus W_e e_ij per pair -- the same
 function with a third of the pair FLOPs -- and pairs are formed over real atoms only: "edges" packs
-the real pairs of the batch into an edge list (gather + index_add), "dense" runs [B, N, N, H] tensors
-on the batch trimmed to its largest molecule. `reference_forward` is the plain concatenating version,
-kept for tests and benchmarks.
+the real pairs of the batch into an edge list (gather + index_add); "dense" runs [B, N, N, H] tensors
+on the batch trimmed to its largest molecule; "buckets" runs "dense" per group of molecules of similar
+size (groups chosen per batch), which keeps the tensors cache-sized. `reference_forward` is the plain
+concatenating version, kept for tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -77,12 +78,15 @@ class EGNN(nn.Module):
         normalization_factor: float = 1.0,
         aggregation: Literal["sum", "mean"] = "sum",
         impl: Literal["edges", "dense", "buckets"] = "edges",
-        group_cost: float = 200.0,
+        group_cost: float | None = None,
     ):
         super().__init__()
         self.hidden_nf, self.tanh, self.coords_range = hidden_nf, tanh, float(coords_range)
-        self.norm_constant, self.normalization_factor, self.aggregation = norm_constant, normalization_factor, aggregation
-        self.impl, self.group_cost = impl, group_cost
+        self.norm_constant, self.aggregation = norm_constant, aggregation
+        self.normalization_factor = normalization_factor
+        # "buckets": a dense group costs about as much as this many extra pairs (launch overhead), measured on
+        # CPU at width 256 and scaled with the per-pair work (width^2); see benchmarks/egnn_speed.md
+        self.impl, self.group_cost = impl, 200.0 * (256 / hidden_nf) ** 2 if group_cost is None else group_cost
         self.embedding = nn.Linear(in_node_nf, hidden_nf)
         self.embedding_out = nn.Linear(hidden_nf, out_node_nf or in_node_nf)
         self.blocks = nn.ModuleList(EquivariantBlock(hidden_nf, inv_sublayers, attention) for _ in range(n_layers))

@@ -48,7 +48,8 @@ def assert_equivariant(
     for trial in range(trials):
         for kind in kinds:
             q = random_orthogonal(3, reflection=kind == "reflection", generator=generator, dtype=x.dtype).to(x.device)
-            t = torch.randn(1, 1, 3, generator=generator, dtype=torch.float64).to(x) * 3 if translation != "none" else 0.0
+            t = torch.randn(1, 1, 3, generator=generator, dtype=torch.float64).to(x) * 3
+            t = 0.0 if translation == "none" else t
             h2, x2 = fn(h, (x @ q.T + t) * m, node_mask)
             shift = t if translation == "equivariant" else 0.0
             name = f"{kind}{' + translation' if translation != 'none' else ''}"

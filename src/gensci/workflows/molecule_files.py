@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from gensci.data import qm9
+from gensci.data.base import default_cache_dir
 from gensci.data.molecule_io import Molecule, MoleculeFileError, read_molecules, read_molecules_lenient
 from gensci.metrics.molecules import MoleculeStats, evaluate_molecules, molecule_smiles, molecule_stats
 
@@ -129,7 +130,7 @@ def _tag(remove_h: bool) -> str:
 
 
 def _cache_path(name: str) -> Path:
-    return qm9.default_cache_dir() / "qm9" / f"v1_{name}"
+    return default_cache_dir() / "qm9" / f"v1_{name}"
 
 
 def _atomic_write(path: Path, write) -> None:

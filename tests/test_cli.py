@@ -1,0 +1,83 @@
+"""The command line end to end, on tiny data (radio traces) and the toy plug-in."""
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from gensci.cli import app
+from gensci.registry import DATASETS, preset_names
+from gensci.testing.toy import toy_config
+
+runner = CliRunner()
+
+TINY_RADIO = [
+    "--set", "data.n_train=256", "--set", "data.n_valid=64", "--set", "data.n_test=64",
+    "--set", "train.batch_size=32", "--set", "train.eval_every=10", "--set", "train.checkpoint_every=10",
+    "--set", "train.progress=false",
+]
+
+
+def test_presets_and_datasets_list_everything():
+    result = runner.invoke(app, ["presets"])
+    assert result.exit_code == 0
+    for name in preset_names():
+        assert name in result.stdout
+    result = runner.invoke(app, ["datasets"])
+    assert result.exit_code == 0
+    for name in ["qm9", "radio", "galaxies"]:
+        assert name in result.stdout and name in DATASETS.names()
+
+
+def test_every_command_has_help():
+    for command in ["train", "sample", "evaluate", "report", "compare", "demo", "presets", "datasets"]:
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0, command
+
+
+def test_bad_override_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["train", "radio-dae", "--out", str(tmp_path / "r"), "--max-steps", "1", "--set", "method.chanels=3"])
+    assert result.exit_code == 2
+    assert "method.chanels" in result.output
+
+
+def test_train_evaluate_sample_report_radio(tmp_path):
+    run = tmp_path / "radio"
+    result = runner.invoke(app, ["train", "radio-dae", "--out", str(run), "--max-steps", "20", "--seed", "3", *TINY_RADIO])
+    assert result.exit_code == 0, result.output
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["seed"] == 3 and cfg["data"]["n_train"] == 256 and cfg["train"]["max_steps"] == 20
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert any(r["kind"] == "eval" and "peak_accuracy" in r for r in rows)
+
+    result = runner.invoke(app, ["evaluate", str(run), "--json"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)  # exactly one JSON object on stdout
+    assert 0 <= metrics["peak_accuracy"] <= 1 and "baseline_peak_accuracy" in metrics
+
+    result = runner.invoke(app, ["sample", str(run)])
+    assert result.exit_code == 0, result.output
+    assert (run / "samples" / "denoised.npz").exists()
+
+    result = runner.invoke(app, ["report", str(run)])
+    assert result.exit_code == 0, result.output
+    html = (run / "report.html").read_text()
+    assert "peak_accuracy" in html and "data:image/png;base64" in html
+
+    result = runner.invoke(app, ["train", str(run), "--resume", "--max-steps", "30", "--set", "train.progress=false"])
+    assert result.exit_code == 0, result.output
+    assert max(json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()) == 30
+
+
+def test_train_from_a_yaml_file_with_a_plugin(tmp_path):
+    cfg = tmp_path / "toy.yaml"
+    cfg.write_text(yaml.safe_dump(toy_config()))
+    result = runner.invoke(app, ["train", str(cfg), "--out", str(tmp_path / "toy"), "--max-steps", "5"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "toy" / "checkpoints" / "last.pt").exists()
+
+
+def test_evaluate_needs_a_target():
+    result = runner.invoke(app, ["evaluate"])
+    assert result.exit_code == 2
