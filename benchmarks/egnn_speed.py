@@ -11,9 +11,10 @@ repeats:
   dense-sorted  the same on size-sorted batches (64 molecules of nearly equal size)
   buckets       dense per group of similar sizes inside the network (groups chosen per batch)
   edges         split first layer, edge list over real pairs only (gensci's default)
-  *+compile     torch.compile of the edges / buckets network (--compile; compile time reported)
+  edges+compile torch.compile of the edge-list network (--compile; compile time reported; "buckets" is not
+                compiled: its per-group shapes make torch.compile recompile)
   edges+bf16    bf16 autocast, fp32 master weights (--bf16; needs CPU bf16 hardware, else very slow)
-  edm-step      a whole EDM.train_step (edges, AdamW amsgrad step included): the training throughput
+  edm-step      a whole EDM.train_step (--impl, compiled with --compile; AdamW amsgrad step included)
 Sampling mode times one denoiser call (no grad) for the reference (padded to 29, batch 10 as the baseline) and
 for edges (batch 10 and 100), and extrapolates to seconds per molecule for S reverse steps ((S + 1) calls),
 checked against one end-to-end EDM.sample run.
@@ -95,18 +96,11 @@ def bench_train(args) -> None:
     method = EDM(cfg, INFO)
     gen = torch.Generator().manual_seed(0)
 
-    def impl(name: str, sorted_batch: bool = False):
+    def impl(name: str, sorted_batch: bool = False, compile: bool = False):
         def run(b, s):
-            method.net.impl = name
+            method.net.impl, method.net.compile = name, compile
             denoiser_step(method, s if sorted_batch else b)
-            method.net.impl = "edges"
-        return run
-
-    def compiled_impl(name: str, compiled):
-        def run(b, s):
-            method.net.impl = name
-            denoiser_step(method, b, compiled)
-            method.net.impl = "edges"
+            method.net.impl, method.net.compile = "edges", False
         return run
 
     variants = {
@@ -118,17 +112,15 @@ def bench_train(args) -> None:
     }
     notes = []
     if args.compile:
-        compiled = torch.compile(method.net, dynamic=True)
-        for name in ("edges", "buckets"):
-            method.net.impl = name
-            t = timed(lambda: denoiser_step(method, qm9_like_batch(64, gen), compiled))
-            notes.append(f"torch.compile ({name}): first call (compilation) {t:.0f} s")
-            variants[f"{name}+compile"] = compiled_impl(name, compiled)
-        method.net.impl = "edges"
+        method.net.compile = True
+        t = timed(lambda: denoiser_step(method, qm9_like_batch(64, gen)))
+        method.net.compile = False
+        notes.append(f"torch.compile (edges): first call (compilation) {t:.0f} s")
+        variants["edges+compile"] = impl("edges", compile=True)
     if args.bf16:
         notes.append(f"CPU bf16 hardware (mkldnn): {bf16_hardware()}")
         variants["edges+bf16"] = lambda b, s: denoiser_step(method, b, autocast=True)
-    trainer = EDM(cfg, INFO)
+    trainer = EDM(cfg.model_copy(update={"egnn_impl": args.impl, "compile": args.compile}), INFO)
     stepper = SimpleStepper(trainer.optimizers(TrainConfig(lr=1e-4)))
     variants["edm-step"] = lambda b, s: trainer.train_step(b, 0, stepper)
     if args.variants:
@@ -166,8 +158,8 @@ def bench_sample(args) -> None:
     method = EDM(EDMConfig(**CONFIGS[args.config]), INFO).eval()
     gen = torch.Generator().manual_seed(0)
 
-    def call(batch, forward=None, pad_to_29=False, impl="edges"):
-        method.net.impl = impl
+    def call(batch, forward=None, pad_to_29=False, impl="edges", compile=False):
+        method.net.impl, method.net.compile = impl, compile
         z, mask = method.encode(batch)
         if not pad_to_29:  # gensci's sampler works on the batch trimmed to its largest molecule
             n = int(mask.sum(1).max())
@@ -177,10 +169,15 @@ def bench_sample(args) -> None:
             (method.net if forward is None else forward)(h, z[..., :3], mask)
 
     ref = lambda h, x, m: reference_forward(method.net, h, x, m)  # noqa: E731
-    variants = {"reference (batch 10, padded to 29)": (10, lambda b: call(b, ref, True)),
-                "edges (batch 10)": (10, lambda b: call(b)),
-                "edges (batch 100)": (100, lambda b: call(b)),
-                "buckets (batch 100)": (100, lambda b: call(b, impl="buckets"))}
+    variants = {"reference (batch 10, padded to 29)": (10, lambda b: call(b, ref, True))}
+    for size in map(int, args.sample_batches.split(",")):
+        variants[f"edges (batch {size})"] = (size, lambda b: call(b))
+        variants[f"buckets (batch {size})"] = (size, lambda b: call(b, impl="buckets"))
+        if args.compile:
+            variants[f"edges+compile (batch {size})"] = (size, lambda b: call(b, compile=True))
+    if args.compile:
+        t = timed(lambda: call(qm9_like_batch(10, gen), compile=True))
+        print(f"torch.compile (edges, no grad): first call (compilation) {t:.0f} s")
     times, cpu = {k: [] for k in variants}, {k: [] for k in variants}
     loads = [os.getloadavg()[0]]
     for _ in range(args.repeats):
@@ -202,7 +199,7 @@ def bench_sample(args) -> None:
         cells = " | ".join(f"{per * (s + 1):.2f}" for s in steps)
         ratios = f"{base / (per * 1001):.1f}x at 1000, {base / (per * 101):.0f}x at 100"
         print(f"| {name} | {statistics.median(times[name]):.4f} | {per:.4f} | {cells} | {ratios} |")
-    method.net.impl = method.config.egnn_impl
+    method.net.impl, method.net.compile = method.config.egnn_impl, method.config.compile
     c = []
     t = timed(lambda: method.sample(100, generator=gen, steps=args.check_steps), c)
     print(f"\nend-to-end check ({method.config.egnn_impl}): EDM.sample(100 molecules, {args.check_steps} steps) "
@@ -216,8 +213,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--compile", action="store_true", help="add the torch.compile variant")
+    parser.add_argument("--impl", default="edges", choices=["edges", "dense", "buckets"], help="edm-step's EGNN")
     parser.add_argument("--bf16", action="store_true", help="add the bf16 autocast variant")
     parser.add_argument("--variants", default=None, help="training mode: comma-separated subset of the variants")
+    parser.add_argument("--sample-batches", default="10,100", help="sampling mode: molecules per denoiser call")
     parser.add_argument("--check-steps", type=int, default=20, help="sampling mode: steps of the end-to-end check")
     args = parser.parse_args()
     if args.threads:

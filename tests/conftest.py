@@ -6,6 +6,8 @@ import torch
 from gensci.testing.toy import register_toy
 
 register_toy()
+# Tiny models everywhere: one thread avoids OpenMP synchronisation stalls on a 2-core (possibly busy) machine.
+torch.set_num_threads(1)
 os.environ.setdefault("GENSCI_PLUGINS", "gensci.testing.toy:register_toy")
 
 
@@ -24,7 +26,6 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _seed_and_threads():
-    # Tiny models: one thread avoids 2-thread sync overhead on a 2-core (possibly busy) machine.
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # a test may have changed it
     torch.manual_seed(0)
     yield

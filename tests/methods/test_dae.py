@@ -7,14 +7,6 @@ from gensci.nets.conv1d import ConvDenoiser1d
 from gensci.registry import METHODS
 from gensci.testing import SimpleStepper
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # small convolutions: a second thread only adds contention on a shared 2-core machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 INFO = {"trace_length": 500, "sampling_rate_mhz": 180.0, "band_mhz": [30.0, 80.0], "noise": "background"}
 

@@ -15,14 +15,6 @@ INFO = {"channels": 3, "image_size": 16, "n_classes": 3, "class_names": ["a", "b
 OBJECTIVES = ["minimax", "acgan", "wgan-gp", "wgan-div"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny convolutions: one thread is faster, and far faster when the CPU is shared.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def make(**kw):
     torch.manual_seed(0)

@@ -22,14 +22,6 @@ def toy_images(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x.clamp(0, 1), y
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # tiny convolutions: one thread avoids OpenMP stalls when the CPU is shared (training took 0.1-18 s with 2)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def splits():

@@ -112,3 +112,20 @@ def test_size_groups_trade_padding_against_group_count():
     two = size_groups(sizes, group_cost=100.0)
     assert [sorted(sizes[g].tolist()) for g in two] == [[5, 5, 6], [19, 20, 21]]
     assert len(size_groups(sizes, group_cost=1e6)) == 1
+
+
+@pytest.mark.slow
+def test_compiled_network_equals_eager_and_serves_copies():  # ~1 min: torch.compile on CPU
+    import copy
+
+    net = _net(torch.float32, "edges", layers=2)
+    h, x, mask = _batch(torch.float32)
+    eager = net(h, x, mask)
+    net.compile = True
+    twin = copy.deepcopy(net)
+    for a, b in zip(net(h, x, mask), eager):
+        assert torch.allclose(a, b, atol=1e-5)
+    h2, x2, mask2 = _batch(torch.float32, b=5, n=11, seed=1)  # other shapes: no recompilation needed
+    twin.compile = False
+    for a, b in zip(net(h2, x2, mask2), twin(h2, x2, mask2)):
+        assert torch.allclose(a, b, atol=1e-5)

@@ -26,8 +26,6 @@ KEYS = {"fd_local", "kd_local", "precision", "recall", "density", "coverage", "d
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("image_runs")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny convolutions: one thread is faster, and far faster on a shared CPU
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GENSCI_CACHE", str(root / "cache"))
         mp.setattr(wf_images, "REFERENCE_STEPS", 20)  # a reference net trained in a second
@@ -40,7 +38,6 @@ def runs(tmp_path_factory):
             metrics = api.evaluate(run)
             out[preset] = (run, metrics, api.report(run, metrics))
         yield out
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("preset", PRESETS)

@@ -11,13 +11,6 @@ from gensci.workflows.base import EvalOptions, Run, SampleOptions, build_method,
 from gensci.workflows.molecules import MoleculeWorkflow, to_molecules
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(autouse=True)
 def _no_qm9_reference(monkeypatch):  # the QM9 training SMILES take minutes to build when not cached

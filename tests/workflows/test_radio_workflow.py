@@ -10,13 +10,6 @@ from gensci.workflows.base import EvalOptions, Run, SampleOptions, build_method,
 from gensci.workflows.radio import RadioWorkflow, measure
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):

@@ -29,7 +29,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import os
-import sys
 import time
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -166,9 +165,9 @@ def molecule_tensors(arrays: dict[str, np.ndarray], rows: np.ndarray, remove_h: 
     """EDM-style padded tensors for the given rows: positions, one_hot, charges, node_mask + properties."""
     charges = arrays["charges"][rows].astype(np.int64)
     pos = arrays["positions"][rows].astype(np.float64)
-    elements, numbers, width = ELEMENTS, ATOMIC_NUMBERS, MAX_ATOMS
+    numbers, width = ATOMIC_NUMBERS, MAX_ATOMS
     if remove_h:
-        elements, numbers, width = ELEMENTS[1:], ATOMIC_NUMBERS[1:], MAX_HEAVY_ATOMS
+        numbers, width = ATOMIC_NUMBERS[1:], MAX_HEAVY_ATOMS
         keep = charges > 1
         order = np.argsort(~keep, axis=1, kind="stable")  # heavy atoms first, original order kept
         charges = np.take_along_axis(charges * keep, order, 1)[:, :width]

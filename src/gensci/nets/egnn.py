@@ -15,12 +15,15 @@ Speed (benchmarks/egnn_speed.md): the first Linear of phi_e and phi_x acts on th
 function with a third of the pair FLOPs -- and pairs are formed over real atoms only: "edges" packs
 the real pairs of the batch into an edge list (gather + index_add); "dense" runs [B, N, N, H] tensors
 on the batch trimmed to its largest molecule; "buckets" runs "dense" per group of molecules of similar
-size (groups chosen per batch), which keeps the tensors cache-sized. `reference_forward` is the plain
+size (groups chosen per batch), which keeps the tensors cache-sized. `compile=True` runs the edge-list
+network through torch.compile (fused elementwise kernels). `reference_forward` is the plain
 concatenating version, kept for tests and benchmarks.
 """
 
 from __future__ import annotations
 
+import shutil
+from functools import cache
 from typing import Literal
 
 import torch
@@ -79,11 +82,12 @@ class EGNN(nn.Module):
         aggregation: Literal["sum", "mean"] = "sum",
         impl: Literal["edges", "dense", "buckets"] = "edges",
         group_cost: float | None = None,
+        compile: bool = False,
     ):
         super().__init__()
         self.hidden_nf, self.tanh, self.coords_range = hidden_nf, tanh, float(coords_range)
         self.norm_constant, self.aggregation = norm_constant, aggregation
-        self.normalization_factor = normalization_factor
+        self.normalization_factor, self.compile = normalization_factor, compile
         # "buckets": a dense group costs about as much as this many extra pairs (launch overhead), measured on
         # CPU at width 256 and scaled with the per-pair work (width^2); see benchmarks/egnn_speed.md
         self.impl, self.group_cost = impl, 200.0 * (256 / hidden_nf) ** 2 if group_cost is None else group_cost
@@ -95,7 +99,8 @@ class EGNN(nn.Module):
         mask = node_mask.bool()
         if self.impl == "edges":
             graph = _EdgeList(mask)
-            h_out, x_out = self._run(graph, graph.pack(h), graph.pack(x))
+            run = _compiled_run() if self.compile else EGNN._run
+            h_out, x_out = run(self, graph, graph.pack(h), graph.pack(x))
             return graph.unpack(h_out, mask.shape), graph.unpack(x_out, mask.shape)
         if self.impl == "dense":
             return self._dense(h, x, mask)
@@ -131,6 +136,16 @@ class EGNN(nn.Module):
         if self.aggregation == "mean":
             return agg / graph.degree().clamp(min=1).to(agg.dtype)
         return agg / self.normalization_factor
+
+
+@cache
+def _compiled_run():
+    # torch.compile of the unbound method: one compiled graph serves every EGNN instance (training model, EMA copy)
+    # and nothing compiled is stored on the module (state_dict and deepcopy stay plain)
+    if not any(shutil.which(c) for c in ("g++", "c++", "clang++", "cl")):
+        raise RuntimeError("EGNN compile=True needs a C++ compiler for torch.compile on CPU (g++ or clang++); "
+                           "install one or turn compilation off (method.compile=false)")
+    return torch.compile(EGNN._run, dynamic=True)
 
 
 def _pair_mlp(mlp: nn.Sequential, graph, h: Tensor, e: Tensor) -> Tensor:
