@@ -191,7 +191,7 @@ def demo(
     if (out_dir / "config.yaml").exists():
         shutil.rmtree(out_dir)
     err.print(f"[bold]gensci demo[/]: training preset {DEMO_PRESET} for {max_minutes:g} min into {out_dir}")
-    run, result = api.train(DEMO_PRESET, out_dir, max_minutes=max_minutes, overrides=["train.eval_every=1000000"])
+    run, result = api.train(DEMO_PRESET, out_dir, max_minutes=max_minutes, overrides=["train.eval_every=1000000", "method.compile=false"])
     err.print(f"trained {result.steps} steps in {result.elapsed / 60:.1f} min; sampling {n} molecules with {steps} steps")
     samples = api.sample(run, SampleOptions(n=n, steps=steps))
     samples += api.sample(run, SampleOptions(chain=True, until_stable=True, steps=steps))

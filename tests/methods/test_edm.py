@@ -14,13 +14,6 @@ INFO = {"atom_types": ["H", "C", "N", "O", "F"], "atomic_numbers": [1, 6, 7, 8, 
 SMALL = dict(hidden_nf=32, n_layers=2, timesteps=100)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():  # tiny tensors: OpenMP synchronisation would dominate on a shared 2-core machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def molecules(repeat: int = 1, seed: int = 0):
     """Four small random 'molecules' padded to 7 atoms, CoM-free, in the data's batch format."""

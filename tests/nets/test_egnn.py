@@ -6,13 +6,6 @@ from gensci.ops.masks import size_groups
 from gensci.testing.equivariance import assert_equivariant, assert_padding_invariant
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():  # tiny tensors: OpenMP synchronisation would dominate on a shared 2-core machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _batch(dtype, b=3, n=7, f=6, seed=0):
     g = torch.Generator().manual_seed(seed)

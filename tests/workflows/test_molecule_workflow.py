@@ -5,9 +5,9 @@ import torch
 
 import gensci.workflows.molecules as wfm
 from gensci.config import validate
+from gensci.testing.runs import untrained_run
 from gensci.data.molecule_io import read_molecules
-from gensci.train.checkpoint import save_checkpoint
-from gensci.workflows.base import EvalOptions, Run, SampleOptions, build_method, load_data
+from gensci.workflows.base import EvalOptions, SampleOptions
 from gensci.workflows.molecules import MoleculeWorkflow, to_molecules
 
 
@@ -26,14 +26,7 @@ def run(tmp_path_factory):
         "method": {"name": "edm", "hidden_nf": 16, "n_layers": 1, "timesteps": 20},
         "eval": {"n_samples": 6, "periodic_n_samples": 4, "sampling_steps": 5},
     })
-    path = tmp_path_factory.mktemp("run")
-    (path / "config.yaml").write_text(config.to_yaml())
-    data = load_data(config)
-    torch.manual_seed(0)
-    method = build_method(config, data.info)
-    save_checkpoint(path / "checkpoints" / "last.pt", {"method": method.state_dict(), "ema": None,
-                                                       "info": data.info, "config": config.model_dump(mode="json")})
-    return Run(path)
+    return untrained_run(config, tmp_path_factory.mktemp("run"))
 
 
 def test_periodic_eval_and_evaluate(run):

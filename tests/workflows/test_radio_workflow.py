@@ -2,11 +2,10 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from gensci.config import validate
-from gensci.train.checkpoint import save_checkpoint
-from gensci.workflows.base import EvalOptions, Run, SampleOptions, build_method, load_data
+from gensci.testing.runs import untrained_run
+from gensci.workflows.base import EvalOptions, SampleOptions
 from gensci.workflows.radio import RadioWorkflow, measure
 
 
@@ -20,14 +19,7 @@ def run(tmp_path_factory):
         "method": {"name": "dae", "channels": [4, 4, 4, 4], "kernel_size": 3},
         "eval": {"n_samples": 24, "periodic_n_samples": 16},
     })
-    path = tmp_path_factory.mktemp("run")
-    (path / "config.yaml").write_text(config.to_yaml())
-    data = load_data(config)
-    torch.manual_seed(0)
-    method = build_method(config, data.info)
-    save_checkpoint(path / "checkpoints" / "last.pt", {"method": method.state_dict(), "ema": None,
-                                                       "info": data.info, "config": config.model_dump(mode="json")})
-    return Run(path)
+    return untrained_run(config, tmp_path_factory.mktemp("run"))
 
 
 def test_measure_perfect_recovery_beats_bandpass(run):

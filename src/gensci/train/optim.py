@@ -14,8 +14,8 @@ from gensci.config import TrainConfig
 class AdaptiveClipper:
     """Clip to 1.5 x mean + 2 x std of the last 50 gradient norms.
 
-    As in the EDM reference code (ehoogeboom/e3_diffusion_for_molecules, equivariant_diffusion/utils.py
-    `gradient_clipping`): the queue starts with one large value (3000) that is soon flushed, and a clipped
+    As in the EDM reference code (ehoogeboom/e3_diffusion_for_molecules, utils.py `gradient_clipping`):
+    the queue starts with one large value (3000) that is soon flushed, and a clipped
     step records the threshold, not the raw norm.
     """
 

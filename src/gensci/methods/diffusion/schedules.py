@@ -59,12 +59,6 @@ def gamma_table(schedule: str, timesteps: int, precision: float = 1e-4) -> Tenso
     return torch.from_numpy(np.log(1 - alphas2) - np.log(alphas2))
 
 
-def gamma_at(table: Tensor, t: Tensor) -> Tensor:
-    """gamma at continuous t in [0, 1] (rounded to the grid, as PredefinedNoiseSchedule.forward)."""
-    timesteps = len(table) - 1
-    return table.to(t.device)[torch.round(t * timesteps).long()]
-
-
 def alpha(gamma: Tensor) -> Tensor:
     return torch.sqrt(torch.sigmoid(-gamma))
 
