@@ -26,13 +26,6 @@ def remove_mean(x: Tensor, node_mask: Tensor) -> Tensor:
     return (x - masked_mean(x, node_mask)) * m
 
 
-def assert_mean_zero(x: Tensor, node_mask: Tensor, atol: float = 1e-4) -> None:
-    err = masked_mean(x, node_mask).abs().max().item()
-    scale = max(1.0, x.abs().max().item())
-    if err > atol * scale:
-        raise AssertionError(f"centre of mass is {err:.2e}, expected 0")
-
-
 def sample_com_free_gaussian(shape: tuple[int, int, int], node_mask: Tensor, generator=None) -> Tensor:
     """Standard Gaussian on the zero-CoM subspace of real nodes: [B, N, D]."""
     z = torch.randn(shape, generator=generator, device=node_mask.device)
