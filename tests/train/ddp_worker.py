@@ -1,5 +1,6 @@
 """Run under torchrun by test_distributed.py: trains the toy on 2 CPU processes (gloo)."""
 
+import faulthandler
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from gensci.testing.toy import register_toy, toy_config
 from gensci.train.trainer import Trainer
 from gensci.workflows.base import build_method, load_data
 
+faulthandler.enable()  # an abort inside gloo then shows where Python was
 register_toy()
 out = Path(sys.argv[1])
 cfg = validate(toy_config(batch_size=16, max_steps=12))

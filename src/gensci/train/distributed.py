@@ -8,6 +8,7 @@ averaged across processes inside backward().
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -84,6 +85,20 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
+def unwrap_ddp(method: nn.Module, wrapped: list[str]) -> None:
+    """Undo wrap_ddp: put each child's own module back in place of its DDP wrapper."""
+    for name in wrapped:
+        setattr(method, name, getattr(method, name).module)
+
+
 def shutdown(info: DistInfo) -> None:
+    """Leave the process group in step with the other ranks.
+
+    A rank that tears gloo down while its peer is still communicating, or that leaves
+    DDP reducers holding pending work to interpreter finalisation, can abort with
+    "terminate called without an active exception"; hence barrier, collect, destroy.
+    """
     if info.enabled and dist.is_initialized():
+        dist.barrier()
+        gc.collect()
         dist.destroy_process_group()

@@ -229,6 +229,8 @@ class Trainer:
         dist_utils.barrier(self.dist)
 
     def close(self) -> None:
+        dist_utils.unwrap_ddp(self.method, self.wrapped)
+        self.wrapped = []
         dist_utils.shutdown(self.dist)
 
 
