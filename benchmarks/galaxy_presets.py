@@ -1,6 +1,10 @@
 """The six galaxy presets trained with their stated CPU budgets, measured side by side.
 
-    python benchmarks/galaxy_presets.py --threads 1 [--minutes-scale 1.0]
+    python benchmarks/galaxy_presets.py --threads 1 [--minutes-scale 1.0] [--presets a,b@36,...] [--reuse]
+
+A preset written `name@M` is trained for M minutes instead of its own budget (run dir `name-Mmin`);
+`--reuse` evaluates run directories already under --out instead of training them again, so the
+presets can be trained in separate processes (or on separate cores) and measured together.
 
 Writes benchmarks/galaxy_presets.md (table + the collapse question) and
 benchmarks/out/galaxies/compare.html.
@@ -13,13 +17,17 @@ import shutil
 import time
 from pathlib import Path
 
+import torch
+
 from gensci import api
 from gensci.config import load_config
-from gensci.workflows.base import EvalOptions
+from gensci.metrics.images import collapse_reason
+from gensci.workflows.base import EvalOptions, Run
 
 PRESETS = ["galaxy-vae", "galaxy-vae-fc", "galaxy-gan", "galaxy-acgan", "galaxy-wgan-gp", "galaxy-wgan-div"]
 KEYS = ["fd_local", "kd_local", "precision", "recall", "density", "coverage", "duplicate_rate",
-        "pixel_hist_distance", "power_spectrum_distance", "c2st_auc", "mode_collapse", "class_accuracy", "elbo"]
+        "pixel_hist_distance", "power_spectrum_distance", "c2st_auc", "class_mix_distance", "mode_collapse",
+        "class_accuracy", "elbo"]
 
 
 def main() -> None:
@@ -27,45 +35,54 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--minutes-scale", type=float, default=1.0, help="multiply each preset's max_minutes")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/out/galaxies"))
-    ap.add_argument("--presets", default=",".join(PRESETS))
+    ap.add_argument("--presets", default=",".join(PRESETS), help="comma-separated; name@M trains M minutes")
+    ap.add_argument("--reuse", action="store_true", help="evaluate existing run dirs under --out, do not train")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     runs, rows = [], {}
-    for name in args.presets.split(","):
-        minutes = load_config(name).train.max_minutes * args.minutes_scale
+    for spec in args.presets.split(","):
+        preset, _, forced = spec.partition("@")
+        minutes = float(forced) if forced else load_config(preset).train.max_minutes * args.minutes_scale
+        name = f"{preset}-{forced}min" if forced else preset
         run_dir = args.out / name
-        shutil.rmtree(run_dir, ignore_errors=True)
-        t0 = time.process_time()
-        run, result = api.train(name, run_dir, overrides=[f"train.threads={args.threads}"], max_minutes=minutes, progress=False)
-        cpu = time.process_time() - t0
+        if args.reuse:
+            run = Run(run_dir)
+            last = [r for r in run.history() if r.get("kind") == "train"][-1]
+            steps, elapsed, cpu = last["step"], last["time"], float("nan")
+        else:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            t0 = time.process_time()
+            run, result = api.train(preset, run_dir, overrides=[f"train.threads={args.threads}"], max_minutes=minutes,
+                                    progress=False)
+            steps, elapsed, cpu = result.steps, result.elapsed, time.process_time() - t0
         metrics = api.evaluate(run, EvalOptions())
         api.report(run, metrics)
         runs.append(run)
-        rows[name] = (result, cpu, metrics)
-        print(name, result.steps, {k: metrics.get(k) for k in KEYS}, flush=True)
+        rows[name] = (steps, elapsed, cpu, metrics)
+        print(name, steps, {k: metrics.get(k) for k in KEYS}, flush=True)
     table, page = api.compare(runs, args.out / "compare.html")
     lines = [
         "# Galaxy presets side by side",
         "",
-        f"Command: `python benchmarks/galaxy_presets.py --threads {args.threads} --minutes-scale {args.minutes_scale:g}`  ",
+        f"Command: `python benchmarks/galaxy_presets.py --threads {args.threads} --minutes-scale {args.minutes_scale:g} "
+        f"--presets {args.presets}{' --reuse' if args.reuse else ''}`  ",
         f"Date {time.strftime('%Y-%m-%d')}; 2-core CPU, torch threads {args.threads}; 64x64 simulated galaxies "
         "(3,000 training images); metrics on 1,000 samples vs the test images in the features of gensci's reference classifier.",
         "",
         "| preset | steps | train min | CPU min | " + " | ".join(KEYS) + " |",
         "|---|---|---|---|" + "---|" * len(KEYS),
     ]
-    for name, (result, cpu, m) in rows.items():
+    for name, (steps, elapsed, cpu, m) in rows.items():
         cells = [_fmt(m.get(k, "")) for k in KEYS]
-        lines.append(f"| {name} | {result.steps} | {result.elapsed / 60:.1f} | {cpu / 60:.1f} | " + " | ".join(cells) + " |")
-    gan = rows.get("galaxy-gan")
-    wgans = [rows[n] for n in ("galaxy-wgan-gp", "galaxy-wgan-div") if n in rows]
-    if gan and wgans:
-        g = gan[2]
-        lines += ["", "Does the plain GAN collapse more than the Wasserstein GANs (the blog's claim)?",
-                  f"- plain GAN: coverage {_fmt(g['coverage'])}, duplicate rate {_fmt(g['duplicate_rate'])}, flag {g['mode_collapse']}"]
-        for n in ("galaxy-wgan-gp", "galaxy-wgan-div"):
-            if n in rows:
-                w = rows[n][2]
-                lines.append(f"- {n}: coverage {_fmt(w['coverage'])}, duplicate rate {_fmt(w['duplicate_rate'])}, flag {w['mode_collapse']}")
+        lines.append(f"| {name} | {steps} | {elapsed / 60:.1f} | {cpu / 60:.1f} | " + " | ".join(cells) + " |")
+    gans = [n for n in rows if n.startswith(("galaxy-gan", "galaxy-wgan"))]
+    if gans:
+        lines += ["", "Mode collapse, run by run (the blog's claim: the plain GAN collapses, the Wasserstein GANs do not):"]
+        for n in gans:
+            m = rows[n][3]
+            lines.append(f"- {n}: {'COLLAPSE' if m['mode_collapse'] else 'no collapse'} - "
+                         f"{collapse_reason(m['precision'], m['coverage'], m['duplicate_rate'])}; "
+                         f"class mix {[round(c, 2) for c in m['class_mix']]} (distance {_fmt(m['class_mix_distance'])})")
     lines += ["", f"Comparison page: `{page}` (not committed; rerun the command)."]
     Path("benchmarks/galaxy_presets.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

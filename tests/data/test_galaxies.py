@@ -32,8 +32,10 @@ def test_items_shapes_ranges_and_info():
     x, y = data.train.tensors["x"], data.train.tensors["label"]
     assert 0 <= x.min() and x.max() <= 1 and x.max() > 0.5
     assert torch.bincount(y).tolist() == [4, 4, 4] and y[:6].unique().numel() > 1  # balanced and shuffled
+    pixel_mean = data.info.pop("pixel_mean")
     assert data.info == {"channels": 3, "image_size": 64, "n_classes": 3,
                          "class_names": ["barred spiral", "elliptical", "spiral"], "dataset": "galaxies"}
+    assert pixel_mean == pytest.approx(data.train.tensors["x"].mean(dim=(0, 2, 3)).tolist())
 
 
 def test_seeds_reproduce_and_splits_are_independent_streams():

@@ -181,3 +181,13 @@ def test_unconditional_gan_refuses_a_class_and_round_trips_its_weights():
     clone.eval()
     assert torch.equal(clone.sample(4, generator=torch.Generator().manual_seed(9))["x"], s1["x"])
     assert not torch.equal(gan.sample(4, generator=torch.Generator().manual_seed(8))["x"], s1["x"])
+
+
+def test_untrained_generator_starts_at_the_data_mean():
+    torch.manual_seed(0)
+    gan = GAN(GANConfig(latent_dim=8, g_width=8, d_width=8), INFO | {"pixel_mean": [0.05, 0.04, 0.06]})
+    x = gan.sample(64)["x"]
+    assert torch.allclose(x.mean(dim=(0, 2, 3)), torch.tensor([0.05, 0.04, 0.06]), atol=0.01)
+    assert abs(float(make().sample(64)["x"].mean()) - 0.5) < 0.02  # without it: grey
+    with pytest.raises(ValueError, match="channels"):
+        GAN(GANConfig(latent_dim=8, g_width=8, d_width=8), INFO | {"pixel_mean": [0.1]})

@@ -63,13 +63,16 @@ def test_a_set_compared_with_itself(splits, net):
     m = M.image_metrics(x, x, net, labels=splits.test.tensors["label"])
     assert set(m) == {"fd_local", "kd_local", "precision", "recall", "density", "coverage", "duplicate_rate",
                       "pixel_hist_distance", "power_spectrum_distance", "c2st_auc", "mode_collapse", "n_samples",
-                      "class_mix", "class_accuracy"}
+                      "class_mix", "class_mix_distance", "class_accuracy"}
     y = splits.test.tensors["label"]
     apart = M.image_metrics(x[y == 0], x[y == 1], net)  # two different classes, for scale
     assert abs(m["fd_local"]) < 1e-6 and abs(m["kd_local"]) < 0.05 * apart["kd_local"]
     assert m["precision"] == m["recall"] == m["coverage"] == 1.0
     assert m["pixel_hist_distance"] == 0 and m["power_spectrum_distance"] == 0
     assert m["duplicate_rate"] < 0.05 and m["mode_collapse"] is False and m["n_samples"] == 60
+    assert m["class_mix_distance"] == 0
+    one_class = M.image_metrics(x[y == 1], x, net)  # the test split holds the three classes equally
+    assert one_class["class_mix_distance"] == pytest.approx(2 / 3, abs=0.05)
 
 
 def test_two_draws_of_the_same_distribution(splits, net):

@@ -74,7 +74,8 @@ def load_cached(path: Path, make, cache: bool = True) -> dict[str, np.ndarray]:
 
 def image_splits(arrays: dict[str, np.ndarray], info: dict, held_out_classes=()) -> DataSplits:
     """uint8 (/255) or float arrays {split}_x [N, C, S, S], {split}_y [N] -> DataSplits of
-    {"x": float32 [C, S, S] in [0, 1], "label": int64}; held-out classes leave train and valid."""
+    {"x": float32 [C, S, S] in [0, 1], "label": int64}; held-out classes leave train and valid.
+    info gains "pixel_mean" (per channel, training split), which generators start from."""
     held = sorted(set(held_out_classes))
     bad = [k for k in held if not 0 <= k < info["n_classes"]]
     if bad or len(held) >= info["n_classes"]:
@@ -90,7 +91,9 @@ def image_splits(arrays: dict[str, np.ndarray], info: dict, held_out_classes=())
         x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
         return TensorDictDataset({"x": x, "label": torch.from_numpy(np.ascontiguousarray(y)).long()})
 
-    return DataSplits(split("train"), split("valid"), split("test"), info | ({"held_out_classes": held} if held else {}))
+    train = split("train")
+    info = info | {"pixel_mean": train.tensors["x"].mean(dim=(0, 2, 3)).tolist()}
+    return DataSplits(train, split("valid"), split("test"), info | ({"held_out_classes": held} if held else {}))
 
 
 class ImageFolderDataConfig(ImageDataConfig):

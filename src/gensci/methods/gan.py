@@ -160,6 +160,8 @@ class GAN(Method):
         )
         self.generator.apply(dcgan_init)
         self.discriminator.apply(dcgan_init)
+        if info.get("pixel_mean") is not None:
+            self.generator.start_at_mean(info["pixel_mean"])
         if self.n_classes:  # this instance also samples by class
             self.capabilities = frozenset({"sample", "conditional"})
 

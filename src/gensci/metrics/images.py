@@ -14,6 +14,10 @@ numbers are comparable only between runs on the same data set and the same refer
 - pixel_hist_distance, power_spectrum_distance: pixel statistics, no network.
 - c2st_auc: classifier two-sample test (Lopez-Paz & Oquab 2017): cross-validated AUC of a logistic
   regression telling real from generated features; 0.5 means indistinguishable, 1.0 fully separable.
+- class_mix_distance: total variation between the classes the reference network sees in the samples
+  and in the real images (0: same mix; 2/3: one class of three balanced ones). Evidence of dropped
+  modes that a scientist can read off directly; not part of the flag (a poor sample set is
+  classified arbitrarily).
 - mode_collapse: duplicate_rate > 0.2, or coverage < 0.5 x precision when precision >= 0.3 (see there).
 """
 
@@ -240,14 +244,15 @@ def image_metrics(samples, reference, ref_net: FeatureNet, labels=None) -> dict:
     """All image metrics of `samples` against real `reference` images ([N, C, H, W] in [0, 1]).
 
     Keys: fd_local, kd_local, precision, recall, density, coverage, duplicate_rate, pixel_hist_distance,
-    power_spectrum_distance, c2st_auc, mode_collapse (bool), n_samples, class_mix (list), and
+    power_spectrum_distance, c2st_auc, mode_collapse (bool), n_samples, class_mix (list),
+    class_mix_distance, and
     class_accuracy when the requested `labels` of class-conditional samples are given.
     """
     s, r = as_images(samples, "samples"), as_images(reference, "reference")
     if s.shape[1:] != r.shape[1:]:
         raise ValueError(f"samples {s.shape[1:]} and reference {r.shape[1:]} differ in [C, H, W]")
     fs, ps = _net_outputs(ref_net, s)
-    fr, _ = _net_outputs(ref_net, r)
+    fr, pr = _net_outputs(ref_net, r)
     out = {"fd_local": frechet_distance(fs, fr), "kd_local": kernel_distance(fs, fr), **prdc(fr, fs)}
     out["duplicate_rate"] = duplicate_rate(fs, fr)
     out["pixel_hist_distance"] = pixel_hist_distance(s, r)
@@ -255,7 +260,9 @@ def image_metrics(samples, reference, ref_net: FeatureNet, labels=None) -> dict:
     out["c2st_auc"] = c2st_auc(fr, fs)
     out["mode_collapse"] = mode_collapse(out["precision"], out["coverage"], out["duplicate_rate"])
     out["n_samples"] = len(s)
-    out["class_mix"] = (np.bincount(ps.argmax(1), minlength=ref_net.n_classes) / len(s)).tolist()
+    mix, real_mix = (np.bincount(p.argmax(1), minlength=ref_net.n_classes) / len(p) for p in (ps, pr))
+    out["class_mix"] = mix.tolist()
+    out["class_mix_distance"] = float(0.5 * np.abs(mix - real_mix).sum())
     if labels is not None:
         out["class_accuracy"] = float((ps.argmax(1) == np.asarray(labels).reshape(-1)).mean())
     return out

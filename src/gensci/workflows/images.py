@@ -29,8 +29,8 @@ from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions
 
 HEADLINE = ("fd_local", "kd_local", "coverage", "duplicate_rate", "mode_collapse", "class_accuracy", "elbo", "anomaly_auroc")
 COMPARE = ("fd_local", "kd_local", "precision", "recall", "density", "coverage", "duplicate_rate", "c2st_auc",
-           "pixel_hist_distance", "power_spectrum_distance", "class_accuracy", "elbo", "anomaly_auroc", "mode_collapse",
-           "n_samples")
+           "pixel_hist_distance", "power_spectrum_distance", "class_mix_distance", "class_accuracy", "elbo", "anomaly_auroc",
+           "mode_collapse", "n_samples")
 METRIC_NOTES = {
     "fd_local": "Fréchet distance in the reference-net features (biased at small N; lower is better)",
     "kd_local": "kernel (MMD², cubic kernel) distance in the same features; 0 ideal",
@@ -38,6 +38,7 @@ METRIC_NOTES = {
     "recall": "fraction of real images inside the sample manifold",
     "density": "how many real neighbourhoods contain each sample (≈ 1 for real data)",
     "coverage": "fraction of real images with a sample among their 5 nearest neighbours (≈ 0.97 for real data)",
+    "class_mix_distance": "total variation between the class mixes the reference net sees in samples and real images",
     "duplicate_rate": "samples with a near-duplicate among the samples (≈ 0.01 for real data)",
     "c2st_auc": "real-vs-generated classifier AUC; 0.5 ideal",
     "pixel_hist_distance": "Wasserstein-1 distance of pixel intensities",
