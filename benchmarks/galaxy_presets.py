@@ -3,8 +3,9 @@
     python benchmarks/galaxy_presets.py --threads 1 [--minutes-scale 1.0] [--presets a,b@36,...] [--reuse]
 
 A preset written `name@M` is trained for M minutes instead of its own budget (run dir `name-Mmin`);
-`--reuse` evaluates run directories already under --out instead of training them again, so the
-presets can be trained in separate processes (or on separate cores) and measured together.
+`--reuse` takes run directories already under --out instead of training them again (and their saved
+evaluation.json when it is newer than the last checkpoint), so the presets can be trained in
+separate processes (or on separate cores) and tabulated together.
 
 Writes benchmarks/galaxy_presets.md (table + the collapse question) and
 benchmarks/out/galaxies/compare.html.
@@ -55,8 +56,10 @@ def main() -> None:
             run, result = api.train(preset, run_dir, overrides=[f"train.threads={args.threads}"], max_minutes=minutes,
                                     progress=False)
             steps, elapsed, cpu = result.steps, result.elapsed, time.process_time() - t0
-        metrics = api.evaluate(run, EvalOptions())
-        api.report(run, metrics)
+        saved = api.saved_evaluation(run) if args.reuse and _evaluated_after_training(run) else None
+        metrics = saved or api.evaluate(run, EvalOptions())
+        if saved is None:
+            api.report(run, metrics)
         runs.append(run)
         rows[name] = (steps, elapsed, cpu, metrics)
         print(name, steps, {k: metrics.get(k) for k in KEYS}, flush=True)
@@ -74,7 +77,7 @@ def main() -> None:
     ]
     for name, (steps, elapsed, cpu, m) in rows.items():
         cells = [_fmt(m.get(k, "")) for k in KEYS]
-        lines.append(f"| {name} | {steps} | {elapsed / 60:.1f} | {cpu / 60:.1f} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | {steps} | {elapsed / 60:.1f} | {cpu / 60:.1f}".replace("nan", "-") + " | " + " | ".join(cells) + " |")
     gans = [n for n in rows if n.startswith(("galaxy-gan", "galaxy-wgan"))]
     if gans:
         lines += ["", "Mode collapse, run by run (the blog's claim: the plain GAN collapses, the Wasserstein GANs do not):"]
@@ -86,6 +89,11 @@ def main() -> None:
     lines += ["", f"Comparison page: `{page}` (not committed; rerun the command)."]
     Path("benchmarks/galaxy_presets.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def _evaluated_after_training(run: Run) -> bool:
+    evaluation, last = run.path / "evaluation.json", run.path / "checkpoints" / "last.pt"
+    return evaluation.exists() and evaluation.stat().st_mtime > last.stat().st_mtime
 
 
 def _fmt(v) -> str:
