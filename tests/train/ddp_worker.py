@@ -1,4 +1,8 @@
-"""Run under torchrun by test_distributed.py: trains the toy on 2 CPU processes (gloo)."""
+"""Run under torchrun by test_distributed.py: trains on 2 CPU processes (gloo).
+
+argv: OUT [toy|wgan-gp]. `wgan-gp` is the galaxy WGAN-GP preset shrunk to 16x16 images: two
+optimisers and a double-backward penalty, the case DDP is most fragile in.
+"""
 
 import faulthandler
 import sys
@@ -7,15 +11,21 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from gensci.config import validate
+from gensci.config import load_config, validate
 from gensci.testing.toy import register_toy, toy_config
 from gensci.train.trainer import Trainer
 from gensci.workflows.base import build_method, load_data
 
 faulthandler.enable()  # an abort inside gloo then shows where Python was
 register_toy()
-out = Path(sys.argv[1])
-cfg = validate(toy_config(batch_size=16, max_steps=12))
+out, which = Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "toy"
+if which == "toy":
+    cfg = validate(toy_config(batch_size=16, max_steps=12))
+else:
+    tiny = ["data.image_size=16", "data.n_per_class=16", "data.n_valid_per_class=4", "data.n_test_per_class=8",
+            "data.cache=false", "method.g_width=4", "method.d_width=4", "train.batch_size=8", "train.max_steps=10",
+            "train.eval_every=1000", "train.progress=false"]
+    cfg = load_config("galaxy-wgan-gp", tiny)
 trainer = Trainer(cfg, out / "run", lambda info: build_method(cfg, info), load_data(cfg))
 start = torch.cat([p.detach().flatten().clone() for p in trainer.method.parameters()])
 trainer.fit()
