@@ -191,3 +191,25 @@ def test_untrained_generator_starts_at_the_data_mean():
     assert abs(float(make().sample(64)["x"].mean()) - 0.5) < 0.02  # without it: grey
     with pytest.raises(ValueError, match="channels"):
         GAN(GANConfig(latent_dim=8, g_width=8, d_width=8), INFO | {"pixel_mean": [0.1]})
+
+
+class _LinearD(torch.nn.Module):
+    """D(x) = w.x on [0, 1] images (and no class logits), for penalties with known values."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.w = torch.nn.Parameter(w)
+
+    def forward(self, x, labels=None):
+        return x.flatten(1) @ self.w, None
+
+
+@pytest.mark.parametrize("objective", ["wgan-gp", "wgan-div"])
+def test_penalties_are_measured_on_images_scaled_to_plus_minus_one(objective):
+    gan = make(objective=objective)
+    w = torch.randn(3 * 16 * 16, generator=torch.Generator().manual_seed(0))
+    gan.discriminator = _LinearD(w / w.norm() * 4)  # |grad_x D| = 4 on [0, 1], 2 on [-1, 1]
+    b = batch()
+    value = float(gan.penalty(b["x"], torch.rand_like(b["x"]), None).detach())
+    expected = 10.0 * (2 - 1) ** 2 if objective == "wgan-gp" else 2.0 * 2**6
+    assert value == pytest.approx(expected, rel=1e-5)
