@@ -11,6 +11,8 @@ Objectives (`GANConfig.objective`), with D's score s = D(x) [B]:
   x_hat = eps x_real + (1 - eps) x_fake; L_G = -E[s_fake].
 - "wgan-div": Wasserstein divergence (Wu et al. 2018, Eq. 9 / Algorithm 1): the same critic terms
   plus k * E[||grad D(x_hat)||^p] with no Lipschitz target; k = 2, p = 6 as recommended there.
+  Both penalties take the input gradient w.r.t. the images scaled to [-1, 1], as those papers'
+  images were (see `GAN.penalty`); images are in [0, 1] everywhere else.
 
 The critic loop: each call of `train_step` makes ONE discriminator update on its batch, and every
 `n_critic`-th call (step % n_critic == n_critic - 1) also one generator update. So with n_critic = 5
