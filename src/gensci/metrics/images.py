@@ -79,15 +79,22 @@ def class_probabilities(net: FeatureNet, images, batch_size: int = 256) -> np.nd
     return _net_outputs(net, images, batch_size)[1]
 
 
+def _accuracy(probs: np.ndarray, labels) -> float:
+    return float((probs.argmax(1) == np.asarray(labels).reshape(-1)).mean())
+
+
+def _mix(probs: np.ndarray) -> np.ndarray:
+    return np.bincount(probs.argmax(1), minlength=probs.shape[1]) / len(probs)
+
+
 def class_accuracy(net: FeatureNet, samples, labels) -> float:
     """Fraction of class-conditional samples G(z, c) that the reference classifier assigns to c."""
-    return float((class_probabilities(net, samples).argmax(1) == np.asarray(labels).reshape(-1)).mean())
+    return _accuracy(class_probabilities(net, samples), labels)
 
 
 def class_mix(net: FeatureNet, samples) -> list[float]:
     """Fraction of samples the reference classifier assigns to each class (length K)."""
-    pred = class_probabilities(net, samples).argmax(1)
-    return (np.bincount(pred, minlength=net.n_classes) / len(pred)).tolist()
+    return _mix(class_probabilities(net, samples)).tolist()
 
 
 def frechet_distance_gaussians(mu1, cov1, mu2, cov2) -> float:
@@ -260,11 +267,11 @@ def image_metrics(samples, reference, ref_net: FeatureNet, labels=None) -> dict:
     out["c2st_auc"] = c2st_auc(fr, fs)
     out["mode_collapse"] = mode_collapse(out["precision"], out["coverage"], out["duplicate_rate"])
     out["n_samples"] = len(s)
-    mix, real_mix = (np.bincount(p.argmax(1), minlength=ref_net.n_classes) / len(p) for p in (ps, pr))
+    mix = _mix(ps)
     out["class_mix"] = mix.tolist()
-    out["class_mix_distance"] = float(0.5 * np.abs(mix - real_mix).sum())
+    out["class_mix_distance"] = float(0.5 * np.abs(mix - _mix(pr)).sum())
     if labels is not None:
-        out["class_accuracy"] = float((ps.argmax(1) == np.asarray(labels).reshape(-1)).mean())
+        out["class_accuracy"] = _accuracy(ps, labels)
     return out
 
 
