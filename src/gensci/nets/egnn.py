@@ -145,6 +145,9 @@ def _compiled_run():
     if not any(shutil.which(c) for c in ("g++", "c++", "clang++", "cl")):
         raise RuntimeError("EGNN compile=True needs a C++ compiler for torch.compile on CPU (g++ or clang++); "
                            "install one or turn compilation off (method.compile=false)")
+    # Dynamo's DDP optimiser splits the graph at gradient-bucket boundaries and fails on this dynamic-shape graph
+    # ("'float' object has no attribute 'meta'" under torchrun, torch 2.13); the model fits one bucket anyway
+    torch._dynamo.config.optimize_ddp = False
     return torch.compile(EGNN._run, dynamic=True)
 
 
