@@ -3,8 +3,9 @@
     python benchmarks/edm_quality.py RUN --steps 1000,500,250,100,50 --n 200 [--threads 2]
 
 For each step count: samples n molecules (seeded, batched), measures EDM's validation
-(stability, validity, uniqueness, novelty) and the wall time per molecule. Appends a
-table to benchmarks/edm_quality.md.
+(stability, validity, uniqueness, novelty) and the wall time per molecule, and gives the
+Wilson 95 % interval of molecule stability (so "equal stability at fewer steps" can be
+judged against the sampling noise of n molecules). Appends a table to benchmarks/edm_quality.md.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import time
 from pathlib import Path
 
 import torch
+from scipy.stats import binomtest
 
 from gensci import api
 from gensci.workflows.base import EvalOptions, Run
 
-KEYS = ["atom_stability", "molecule_stability", "validity", "validity_x_uniqueness", "novelty", "connected", "nll", "seconds_per_molecule"]
+KEYS = ["atom_stability", "molecule_stability", "mol_stab_95ci", "validity", "validity_x_uniqueness", "novelty", "connected", "nll", "seconds_per_molecule"]
 
 
 def main() -> None:
@@ -35,6 +37,7 @@ def main() -> None:
     rows = []
     for steps in [int(s) for s in args.steps.split(",")]:
         m = api.evaluate(run, EvalOptions(n=args.n, steps=steps), save=False)
+        m["mol_stab_95ci"] = stability_interval(m["molecule_stability"], m["n_molecules"])
         rows.append((steps, m))
         print(steps, {k: m.get(k) for k in KEYS}, flush=True)
     lines = [
@@ -51,6 +54,12 @@ def main() -> None:
     with args.report.open("a") as f:
         f.write("\n".join(lines) + "\n\n")
     print("\n".join(lines))
+
+
+def stability_interval(fraction: float, n: int) -> str:
+    """Wilson 95 % interval of a fraction of n molecules, e.g. '0.006-0.029'."""
+    ci = binomtest(round(fraction * n), n).proportion_ci(confidence_level=0.95, method="wilson")
+    return f"{ci.low:.3f}-{ci.high:.3f}"
 
 
 def _fmt(v) -> str:
