@@ -110,7 +110,7 @@ class MoleculeWorkflow(Workflow):
         text = (f"{metrics.get('n_molecules', '?')} molecules sampled with {steps or method.config.timesteps} "
                 f"steps ({metrics.get('seconds_per_molecule', float('nan')):.3g} s per molecule on "
                 f"{metrics.get('device', 'cpu')}); NLL in nats on {min(NLL_MOLECULES, len(run.data.test))} test "
-                "molecules. Published EDM figures use 1000 sampling steps and ~3000 epochs of training.")
+                "molecules. Published EDM figures use 1000 sampling steps and ~1,100 epochs of training.")
         return [
             ReportSection("Sampled molecules", "Bonds inferred from the 3D geometry with EDM's rules.", figures=[grid]),
             ReportSection("Denoising chain", "One molecule from pure noise (t = 1) to the sample (t = 0).",
