@@ -1,9 +1,9 @@
 """Run under torchrun by test_distributed.py: trains on 2 CPU processes (gloo).
 
 argv: OUT [toy|wgan-gp|edm-compiled]. `wgan-gp` is the galaxy WGAN-GP preset shrunk to 16x16 images: two
-optimisers and a double-backward penalty, the case DDP is most fragile in. `edm-compiled` is a tiny
-qm9-edm-small (2 blocks: more than DDP's first 1 MB gradient bucket) with its torch.compile'd EGNN (Dynamo's DDP
-graph splitting at bucket boundaries once broke it).
+optimisers and a double-backward penalty, the case DDP is most fragile in. `edm-compiled` is
+qm9-edm-small cut to 2 blocks (more than DDP's first 1 MB gradient bucket) with its torch.compile'd EGNN:
+Dynamo's DDP graph splitting at bucket boundaries once broke it.
 """
 
 import faulthandler
@@ -20,19 +20,20 @@ from gensci.workflows.base import build_method, load_data
 
 faulthandler.enable()  # an abort inside gloo then shows where Python was
 register_toy()
+# preset shrunk for the test -> its overrides (the toy is built directly)
+SHRUNK = {
+    "wgan-gp": ("galaxy-wgan-gp", ["data.image_size=16", "data.n_per_class=16", "data.n_valid_per_class=4",
+                                   "data.n_test_per_class=8", "data.cache=false", "method.g_width=4",
+                                   "method.d_width=4", "train.batch_size=8", "train.max_steps=10"]),
+    "edm-compiled": ("qm9-edm-small", ["data.limit_train=64", "data.limit_eval=16", "method.n_layers=2",
+                                       "method.compile=true", "train.batch_size=8", "train.max_steps=3"]),
+}
 out, which = Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "toy"
 if which == "toy":
     cfg = validate(toy_config(batch_size=16, max_steps=12))
-elif which == "edm-compiled":
-    tiny = ["data.limit_train=64", "data.limit_eval=16", "method.n_layers=2",
-            "method.compile=true", "train.batch_size=8", "train.max_steps=3", "train.eval_every=1000",
-            "train.progress=false"]
-    cfg = load_config("qm9-edm-small", tiny)
 else:
-    tiny = ["data.image_size=16", "data.n_per_class=16", "data.n_valid_per_class=4", "data.n_test_per_class=8",
-            "data.cache=false", "method.g_width=4", "method.d_width=4", "train.batch_size=8", "train.max_steps=10",
-            "train.eval_every=1000", "train.progress=false"]
-    cfg = load_config("galaxy-wgan-gp", tiny)
+    preset, overrides = SHRUNK[which]
+    cfg = load_config(preset, overrides + ["train.eval_every=1000", "train.progress=false"])
 trainer = Trainer(cfg, out / "run", lambda info: build_method(cfg, info), load_data(cfg))
 start = torch.cat([p.detach().flatten().clone() for p in trainer.method.parameters()])
 trainer.fit()
