@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from gensci.methods.base import SamplingOptions
 from gensci.registry import METHODS
 from gensci.testing import check_method_contract
 
@@ -35,7 +36,7 @@ CASES = {
     "dae": (RADIO_INFO, radio_batch, {}, {}),
     "vae": (IMAGE_INFO, image_batch, {"latent_dim": 4}, {}),
     "gan": (IMAGE_INFO, image_batch, {"objective": "acgan"}, {}),
-    "edm": (QM9_INFO, molecule_batch, {"hidden_nf": 16, "n_layers": 1, "timesteps": 10}, {"steps": 4}),
+    "edm": (QM9_INFO, molecule_batch, {"hidden_nf": 16, "n_layers": 1, "timesteps": 10}, {"options": SamplingOptions(steps=4)}),
 }
 
 

@@ -12,9 +12,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gensci.config import ConfigError, ExperimentConfig, load_config
+from gensci.config import ExperimentConfig, load_config
+from gensci.errors import ConfigError
+from gensci.files import atomic_write
+from gensci.train.checkpoint import checkpoint_candidates
 from gensci.train.trainer import Trainer, TrainResult
-from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, build_method, load_data, workflow_for
+from gensci.viz.report import ReportSection
+from gensci.workflows.base import (EvalOptions, Run, SampleOptions, build_method, check_run_fits, load_data,
+                                   workflow_for)
 
 
 def resolve_config(
@@ -53,20 +58,22 @@ def train(
     if progress is not None:
         config.train.progress = progress
     run_dir = Path(out) if out is not None else Path("runs") / config.name
-    last = run_dir / "checkpoints" / "last.pt"
-    if resume and not last.exists():
+    existing = checkpoint_candidates(run_dir / "checkpoints")
+    if resume and not existing:
         raise ConfigError(f"--resume: {run_dir} has no checkpoint to resume from")
-    if not resume and last.exists():
+    if not resume and existing:
         raise ConfigError(f"{run_dir} already holds a trained run; pass --resume to continue it or --out for a new one")
+    check_run_fits(config)  # before loading anything: a mismatch is one line naming the key
     data = load_data(config)
     workflow = workflow_for(config)
     workflow.prepare(data, config)
-    trainer = Trainer(config, run_dir, lambda info: build_method(config, info), data, workflow.periodic_eval)
+    trainer = Trainer(config, run_dir, lambda info: build_method(config, info), data, workflow.periodic_eval,
+                      select=workflow.selection(config))
     if trainer.dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         for sub in ("checkpoints", "samples", "figures"):
             (run_dir / sub).mkdir(exist_ok=True)
-        (run_dir / "config.yaml").write_text(config.to_yaml())
+        atomic_write(run_dir / "config.yaml", config.to_yaml())
     try:
         result = trainer.fit(resume=resume)
     finally:
@@ -78,7 +85,7 @@ def evaluate(run: Run | str | Path, options: EvalOptions | None = None, save: bo
     run = run if isinstance(run, Run) else Run(run)
     metrics = run.workflow.evaluate(run, options or EvalOptions())
     if save:
-        (run.path / "evaluation.json").write_text(json.dumps(metrics, indent=2))
+        atomic_write(run.path / "evaluation.json", json.dumps(metrics, indent=2))
     return metrics
 
 
@@ -96,7 +103,7 @@ def compare(runs: list[Run | str | Path], out_file: str | Path) -> tuple[ReportS
     workflow = opened[0].workflow
     table = workflow.compare_table(opened, metrics)
     figures = workflow.compare_sections(opened, metrics, Path(out_file).parent / "compare_figures")
-    Path(out_file).write_text(page("gensci: comparison", ", ".join(r.path.name for r in opened), [table, *figures]))
+    atomic_write(out_file, page("gensci: comparison", ", ".join(r.path.name for r in opened), [table, *figures]))
     return table, Path(out_file)
 
 

@@ -24,17 +24,18 @@ def _fail(message: str) -> None:
 
 
 def _guard(fn):
-    """Turn expected user errors into one clear line and exit code 2 (no traceback)."""
+    """Turn the project's user errors into one clear line and exit code 2; anything else is a bug and keeps
+    its traceback."""
     import functools
 
-    from gensci.config import ConfigError
+    from gensci.errors import UserError
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (ConfigError, FileNotFoundError, KeyError, ValueError, NotImplementedError) as e:
-            _fail(str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e))
+        except UserError as e:
+            _fail(str(e))
 
     return wrapper
 
@@ -80,6 +81,8 @@ def train(
 
     run, result = api.train(target, out_dir, resume, set_, seed, max_steps, max_minutes, progress=not quiet)
     if _is_main():
+        for note in result.notes:
+            err.print(note, highlight=False)
         loss = result.last_logs.get("loss")
         err.print(
             f"trained {result.steps} steps in {result.elapsed / 60:.1f} min (stopped by {result.stopped_by})"
@@ -100,12 +103,22 @@ def sample(
     until_stable: bool = typer.Option(False, help="with --chain: retry until the final molecule is stable"),
     class_label: Optional[int] = typer.Option(None, "--class", help="class to generate (conditional models)"),
     seed: int = typer.Option(0, help="sampling seed"),
+    sampler: Optional[str] = typer.Option(None, help="diffusion sampler (default: the run's method.sampler)"),
+    batch_size: Optional[int] = typer.Option(None, help="samples drawn together"),
+    max_tries: int = typer.Option(100, help="with --until-stable: give up after this many chains"),
+    checkpoint: str = typer.Option("auto", help="best | last | auto (best.pt when the run kept one)"),
 ) -> None:
     """Draw samples from a trained run (for a denoiser: denoise the test split or --input)."""
     from gensci import api
-    from gensci.workflows.base import SampleOptions
+    from gensci.workflows.base import Run, SampleOptions
 
-    paths = api.sample(run, SampleOptions(n, input, out_file, steps, chain, until_stable, class_label, seed))
+    opened = Run(run) if run.is_dir() else run
+    options = SampleOptions(n, input, out_file, steps, chain, until_stable, class_label, seed, batch_size, sampler,
+                            max_tries, checkpoint)
+    paths = api.sample(opened, options)
+    _say_checkpoint(opened)
+    for message in opened.workflow.messages:
+        err.print(message, highlight=False)
     for p in paths:
         out.print(str(p))
 
@@ -122,6 +135,8 @@ def evaluate(
     n: Optional[int] = typer.Option(None, help="number of samples to evaluate"),
     steps: Optional[int] = typer.Option(None, help="sampling steps (diffusion)"),
     seed: int = typer.Option(0, help="sampling seed"),
+    sampler: Optional[str] = typer.Option(None, help="diffusion sampler (default: the run's method.sampler)"),
+    checkpoint: str = typer.Option("auto", help="best | last | auto (best.pt when the run kept one)"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON object on stdout"),
 ) -> None:
     """Measure a run, a molecule file or a data set; the statistics a scientist would check."""
@@ -137,7 +152,9 @@ def evaluate(
     elif target is None:
         _fail("give a run directory, a molecule file, or --dataset NAME")
     elif target.is_dir():
-        metrics = api.evaluate(Run(target), EvalOptions(n=n, steps=steps, seed=seed))
+        run = Run(target)
+        metrics = api.evaluate(run, EvalOptions(n=n, steps=steps, seed=seed, sampler=sampler, checkpoint=checkpoint))
+        _say_checkpoint(run)
     elif target.exists():
         from gensci.workflows.molecule_files import evaluate_file
 
@@ -205,6 +222,13 @@ def demo(
     out.print("A few minutes of CPU training is far from the published model (hours to days); these are the figures measured.")
     out.print(f"samples: {', '.join(str(s) for s in samples)}")
     out.print(f"report:  {path}")
+
+
+def _say_checkpoint(run) -> None:
+    """Which checkpoint sampling/evaluation used (stderr, so --json output stays one object)."""
+    loaded = getattr(run, "loaded_from", None)
+    if loaded:
+        err.print(f"using {loaded} of {run.path}", highlight=False)
 
 
 def _short(v) -> str:

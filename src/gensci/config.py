@@ -16,6 +16,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
 
+from gensci.errors import ConfigError, UnknownNameError
+
+__all__ = ["ConfigError", "DataConfig", "EvalConfig", "ExperimentConfig", "MethodConfig", "Section", "TrainConfig",
+           "apply_override", "load_config", "validate"]
+
 
 class Section(BaseModel):
     """Base of every config section: unknown keys are errors, assignments are validated."""
@@ -95,13 +100,9 @@ def _by_name(value: Any, registry, section: str) -> Any:
         raise ValueError(f"{section} needs a 'name' (choices: {', '.join(registry.names())})")
     try:
         cls = registry.get(value["name"])
-    except KeyError as err:
-        raise ValueError(str(err.args[0])) from None
+    except UnknownNameError as err:
+        raise ValueError(str(err)) from None
     return cls.Config.model_validate(value)
-
-
-class ConfigError(ValueError):
-    """A config that cannot be loaded; the message names the file/key and what was expected."""
 
 
 def load_config(source: str | Path, overrides: list[str] = (), seed: int | None = None) -> ExperimentConfig:

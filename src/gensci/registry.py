@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from gensci.errors import UnknownNameError
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -47,7 +49,7 @@ class Registry:
         try:
             return self._entries[name]
         except KeyError:
-            raise KeyError(f"unknown {self.kind} {name!r}; choices: {', '.join(self.names())}") from None
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; choices: {', '.join(self.names())}") from None
 
 
 METHODS = Registry(
@@ -116,5 +118,5 @@ def preset_names() -> list[str]:
 
 def preset_text(name: str) -> str:
     if name not in preset_names():
-        raise KeyError(f"unknown preset {name!r}; choices: {', '.join(preset_names())}")
+        raise UnknownNameError(f"unknown preset {name!r}; choices: {', '.join(preset_names())}")
     return resources.files("gensci.presets").joinpath(f"{name}.yaml").read_text()

@@ -5,6 +5,8 @@ import importlib.util
 
 import numpy as np
 import pytest
+
+from gensci.errors import UserError
 import torch
 from pydantic import ValidationError
 
@@ -23,7 +25,7 @@ def small(**kw) -> GalaxyDataConfig:
 
 
 def test_items_shapes_ranges_and_info():
-    assert DATASETS.get("galaxies") is GalaxyData and GalaxyData.domain == "images"
+    assert DATASETS.get("galaxies") is GalaxyData and GalaxyData.spec(GalaxyData.Config()).domain == "images"
     data = GalaxyData.load(small())
     assert (len(data.train), len(data.valid), len(data.test)) == (12, 6, 9)
     item = data.train[0]
@@ -76,7 +78,7 @@ def test_held_out_classes_only_in_test():
     data = GalaxyData.load(small(held_out_classes=[ELLIPTICAL]))
     assert ELLIPTICAL not in data.train.tensors["label"] and ELLIPTICAL not in data.valid.tensors["label"]
     assert (data.test.tensors["label"] == ELLIPTICAL).sum() == 3 and data.info["held_out_classes"] == [1]
-    with pytest.raises(ValueError, match="held_out_classes"):
+    with pytest.raises(UserError, match="held_out_classes"):
         GalaxyData.load(small(held_out_classes=[5]))
 
 

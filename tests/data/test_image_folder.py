@@ -4,6 +4,8 @@ import warnings
 
 import numpy as np
 import pytest
+
+from gensci.errors import InputFileError
 import torch
 from astropy.io import fits
 from PIL import Image
@@ -40,7 +42,7 @@ def folder(tmp_path):
 
 
 def test_folder_loads_skips_and_names_corrupt_files(folder):
-    assert DATASETS.get("images") is ImageFolderData and ImageFolderData.domain == "images"
+    assert DATASETS.get("images") is ImageFolderData and ImageFolderData.spec(ImageFolderData.Config(path="x")).domain == "images"
     config = ImageFolderDataConfig(path=str(folder), image_size=16, valid_fraction=0.2, test_fraction=0.2)
     with pytest.warns(UserWarning, match="skipped 2 unreadable") as record:
         data = ImageFolderData.load(config)
@@ -75,7 +77,7 @@ def test_empty_or_flat_folders_name_the_path(tmp_path):
         warnings.simplefilter("ignore")
         with pytest.raises(ValueError, match="no readable images"):
             ImageFolderData.load(ImageFolderDataConfig(path=str(tmp_path)))
-    with pytest.raises(FileNotFoundError, match="nowhere"):
+    with pytest.raises(InputFileError, match="nowhere"):
         ImageFolderData.load(ImageFolderDataConfig(path=str(tmp_path / "nowhere")))
 
 

@@ -24,7 +24,7 @@ def _sim(noise="background", n=400, seed=0, **kw):
 
 
 def test_registered_and_shapes():
-    assert DATASETS.get("radio") is RadioData and RadioData.domain == "radio"
+    assert DATASETS.get("radio") is RadioData and RadioData.spec(RadioData.Config()).domain == "radio"
     data = RadioData.load(RadioDataConfig(**SMALL))
     assert [len(s) for s in (data.train, data.valid, data.test)] == [64, 16, 16]
     item = data.train[0]

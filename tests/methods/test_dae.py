@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from gensci.errors import UserError
 from gensci.config import ConfigError, TrainConfig, validate
 from gensci.methods.dae import DAE, DAEConfig
 from gensci.nets.conv1d import ConvDenoiser1d
@@ -53,7 +54,7 @@ def test_denoise_is_batched_eval_and_sample_raises():
     assert out.shape == (7, 1, 500) and not out.requires_grad and method.training
     with torch.no_grad():
         assert torch.allclose(out, method.net(x), atol=1e-6)
-    with pytest.raises(NotImplementedError, match="denoise"):
+    with pytest.raises(UserError, match="does not generate"):
         method.sample(4)
 
 

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from gensci.config import TrainConfig
+from gensci.methods.base import SamplingOptions
 from gensci.methods.edm import EDM, EDMConfig, n_atoms_distribution
 from gensci.ops.masks import masked_mean
 from gensci.testing import SimpleStepper, check_method_contract
@@ -34,7 +35,7 @@ def edm(**kw):
 
 
 def test_contract():
-    check_method_contract(EDM, INFO, molecules(), config=EDMConfig(**SMALL), sample_kwargs={"steps": 4})
+    check_method_contract(EDM, INFO, molecules(), config=EDMConfig(**SMALL), sample_kwargs={"options": SamplingOptions(steps=4)})
 
 
 def test_noise_is_centre_of_mass_free_and_masked():
@@ -73,8 +74,8 @@ def test_tiny_edm_overfits_a_handful_of_molecules():
 
 def test_samples_shapes_seeded_com_free_and_sizes_from_histogram():
     method = edm().eval()
-    s1 = method.sample(7, generator=torch.Generator().manual_seed(3), steps=5)
-    s2 = method.sample(7, generator=torch.Generator().manual_seed(3), steps=5)
+    s1 = method.sample(7, generator=torch.Generator().manual_seed(3), options=SamplingOptions(steps=5))
+    s2 = method.sample(7, generator=torch.Generator().manual_seed(3), options=SamplingOptions(steps=5))
     assert all(torch.equal(s1[k], s2[k]) for k in s1)
     assert s1["positions"].shape == (7, 7, 3) and s1["one_hot"].shape == (7, 7, 5) and s1["charges"].shape == (7, 7, 1)
     sizes = s1["node_mask"].sum(1)
@@ -83,16 +84,16 @@ def test_samples_shapes_seeded_com_free_and_sizes_from_histogram():
     real = s1["node_mask"].bool()
     assert (s1["atom_types"][~real] == -1).all() and (s1["atom_types"][real] >= 0).all()
     assert torch.equal(s1["one_hot"][real].argmax(-1), s1["atom_types"][real])
-    s3 = method.sample(7, generator=torch.Generator().manual_seed(4), steps=5)
+    s3 = method.sample(7, generator=torch.Generator().manual_seed(4), options=SamplingOptions(steps=5))
     assert not torch.equal(s1["positions"], s3["positions"])
 
 
 @pytest.mark.parametrize("steps", [1, 7, None])
 def test_network_calls_equal_steps_plus_final_step(steps):
-    method = edm(timesteps=20, sample_batch_size=3).eval()
+    method = edm(timesteps=20).eval()
     calls = []
     method.net.register_forward_hook(lambda *a: calls.append(1))
-    method.sample(5, generator=torch.Generator().manual_seed(0), steps=steps)
+    method.sample(5, generator=torch.Generator().manual_seed(0), options=SamplingOptions(steps=steps, batch_size=3))
     batches = 2
     assert len(calls) == batches * ((steps or 20) + 1)
 

@@ -5,6 +5,8 @@ import math
 
 import pytest
 import torch
+
+from gensci.errors import UserError
 import torch.nn.functional as F
 
 from gensci.config import TrainConfig
@@ -164,7 +166,7 @@ def test_conditional_sampling_respects_labels_and_seeds(objective):
     assert torch.equal(gan.sample(3, condition=1)["label"], torch.ones(3, dtype=torch.long))
     drawn = gan.sample(30, generator=torch.Generator().manual_seed(0))["label"]
     assert set(drawn.tolist()) == {0, 1, 2}
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(UserError, match="labels"):
         gan.sample(2, condition=torch.tensor([0, 3]))
 
 
@@ -172,7 +174,7 @@ def test_unconditional_gan_refuses_a_class_and_round_trips_its_weights():
     gan = make()
     gan.train_step(batch(), 0, SimpleStepper(gan.optimizers(TrainConfig())))
     gan.eval()
-    with pytest.raises(ValueError, match="unconditional"):
+    with pytest.raises(UserError, match="unconditional"):
         gan.sample(2, condition=1)
     s1 = gan.sample(4, generator=torch.Generator().manual_seed(9))
     assert s1.keys() == {"x"} and 0 <= s1["x"].min() and s1["x"].max() <= 1

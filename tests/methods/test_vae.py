@@ -5,6 +5,8 @@ import math
 
 import pytest
 import torch
+
+from gensci.errors import UserError
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from gensci.config import TrainConfig
@@ -107,7 +109,7 @@ def test_sampling_is_seeded_and_state_dict_round_trip_reproduces_it():
     clone.load_state_dict(vae.state_dict())
     clone.eval()
     assert torch.equal(clone.sample(5, generator=torch.Generator().manual_seed(3))["x"], s1)
-    with pytest.raises(ValueError, match="unconditional"):
+    with pytest.raises(UserError, match="unconditional"):
         vae.sample(2, condition=torch.tensor([0, 1]))
 
 

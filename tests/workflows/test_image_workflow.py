@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from gensci.errors import UserError
+
 from gensci import api
 from gensci.data.base import DataSplits, TensorDictDataset
 from gensci.workflows import images as wf_images
@@ -79,9 +81,9 @@ def test_sample_writes_npz_and_png_and_respects_the_class(runs, tmp_path):
     npz, _ = wf.sample(run, SampleOptions(n=6))
     with np.load(npz) as f:
         assert sorted(f["labels"].tolist()) == [0, 0, 1, 1, 2, 2]  # balanced over the classes
-    with pytest.raises(ValueError, match="conditional"):
+    with pytest.raises(UserError, match="conditional"):
         wf.sample(runs["galaxy-gan"][0], SampleOptions(n=2, class_label=0))
-    with pytest.raises(ValueError, match="classes 0..2"):
+    with pytest.raises(UserError, match="classes 0..2"):
         wf.sample(run, SampleOptions(n=2, class_label=3))
 
 

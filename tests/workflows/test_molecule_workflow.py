@@ -33,14 +33,20 @@ def test_periodic_eval_and_evaluate(run):
     wf = run.workflow
     assert isinstance(wf, MoleculeWorkflow)
     quick = wf.periodic_eval(run.method(), run.data, run.config)
-    assert set(quick) == {"atom_stability", "molecule_stability", "validity", "validity_x_uniqueness"}
-    assert all(0 <= v <= 1 for v in quick.values())
+    assert set(quick) == {"atom_stability", "molecule_stability", "validity", "validity_x_uniqueness", "val_nll"}
+    assert all(0 <= v <= 1 for k, v in quick.items() if k != "val_nll") and quick["val_nll"] > 0
+    assert wf.selection(run.config) == ("val_nll", "min")
     m = wf.evaluate(run, EvalOptions())
     json.dumps(m, allow_nan=False)
     assert m["n_molecules"] == 6 and m["sampling_steps"] == 5 and m["seconds_per_molecule"] > 0
     assert {"atom_stability", "molecule_stability", "validity", "uniqueness", "validity_x_uniqueness",
             "novelty", "nll"} <= set(m)
     assert m["nll"] > 0  # an untrained model: a poor but finite bound
+    assert m["checkpoint"] == "checkpoints/last.pt"
+    again = wf.evaluate(run, EvalOptions(seed=1))  # another evaluation keeps its own samples
+    assert again["n_molecules"] == 6
+    sdfs = sorted(p.name for p in run.samples_dir.glob("evaluation_*.sdf"))
+    assert sdfs == ["evaluation_n6_ancestral_steps5_seed0.sdf", "evaluation_n6_ancestral_steps5_seed1.sdf"], sdfs
     assert set(wf.headline(m)) == {"atom_stability", "molecule_stability", "validity", "validity_x_uniqueness", "nll"}
 
 
@@ -57,11 +63,36 @@ def test_chain_until_stable_writes_strip_and_gif(run, tmp_path, monkeypatch):
     tries = []
     monkeypatch.setattr(wfm, "check_stability", lambda pos, types: (tries.append(1) or len(tries) == 2, 0, 0))
     options = SampleOptions(chain=True, until_stable=True, steps=3, out=tmp_path / "c.gif")
-    paths = MoleculeWorkflow().sample(run, options)
+    wf = MoleculeWorkflow()
+    paths = wf.sample(run, options)
     assert len(tries) == 2  # retried once, stopped at the first stable molecule
+    assert wf.messages == ["chain: final molecule stable after 2 chain(s)"]
     assert sorted(p.suffix for p in paths) == [".gif", ".png", ".xyz"] and all(p.exists() for p in paths)
     frames = read_molecules(tmp_path / "c.xyz")
     assert len(frames) == 4  # noise + 3 steps (the last is the sample)
+
+
+def test_chain_gives_up_after_max_tries_and_says_so(run, tmp_path, monkeypatch):
+    monkeypatch.setattr(wfm, "check_stability", lambda pos, types: (False, 0, 0))
+    wf = MoleculeWorkflow()
+    wf.sample(run, SampleOptions(chain=True, until_stable=True, steps=2, max_tries=3, out=tmp_path / "c.gif"))
+    assert wf.messages == ["chain: final molecule not stable after 3 chain(s); gave up after --max-tries 3 "
+                           "(raise it, or train longer)"]
+
+
+def test_nll_uses_a_seeded_random_subset(run, monkeypatch):
+    seen = []
+    method = run.method()
+    real = method.log_likelihood
+    monkeypatch.setattr(method, "log_likelihood", lambda batch, generator=None: seen.append(batch["node_mask"].sum(1))
+                        or real(batch, generator))
+    wfm.split_nll(method, run.data.test, 5, seed=3)
+    first = torch.cat(seen)
+    seen.clear()
+    wfm.split_nll(method, run.data.test, 5, seed=3)
+    assert torch.equal(first, torch.cat(seen))  # seeded
+    rows = torch.randperm(len(run.data.test), generator=torch.Generator().manual_seed(3))[:5].sort().values
+    assert torch.equal(first, run.data.test.tensors["node_mask"][rows].sum(1))  # not simply the first five
 
 
 def test_report_sections(run):

@@ -2,8 +2,12 @@
 
 A data set class (registered in gensci.registry.DATASETS) has
 - `Config`: a `gensci.config.DataConfig` subclass with `name: Literal["..."]`;
-- `domain`: the workflow that evaluates and plots it ("radio", "molecules", "images");
+- `spec(config) -> DataSpec` (a classmethod, cheap: nothing is loaded): its domain (the workflow
+  that evaluates and plots it: "radio", "molecules", "images", ...), the tensors of one item, the
+  keys of its `info`, and the value range of its value fields (gensci.spec);
 - `load(config) -> DataSplits` (a classmethod).
+`gensci.workflows.base.load_data` attaches the spec to the splits and writes the value ranges into
+`info["value_ranges"]` (plain data), so methods built from `info` know them too.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from typing import Any, Callable
 
 import torch
 from torch.utils.data import Dataset
+
+from gensci.spec import DataSpec
 
 
 class TensorDictDataset(Dataset):
@@ -66,6 +72,13 @@ class DataSplits:
     test: Dataset
     info: dict[str, Any] = field(default_factory=dict)  # plain data only: it goes into checkpoints
     collate: Callable | None = collate_gathered
+    spec: DataSpec | None = None  # set by workflows.base.load_data from the data class
+
+
+def ranges_as_info(spec: DataSpec) -> dict[str, dict[str, Any]]:
+    """The spec's value ranges as plain data for `info["value_ranges"]` (low/high/values; None = unbounded)."""
+    return {k: {"low": r.low, "high": r.high, "values": list(r.values) if r.values else None}
+            for k, r in spec.ranges.items()}
 
 
 def default_cache_dir() -> Path:

@@ -27,8 +27,10 @@ import torch
 from pydantic import Field
 
 from gensci.data.base import DataSplits
-from gensci.data.images import SPLITS, ImageDataConfig, image_splits, load_cached
+from gensci.data.images import SPLITS, ImageDataConfig, image_spec, image_splits, load_cached
+from gensci.spec import DataSpec
 from gensci.data.base import default_cache_dir
+from gensci.errors import InputFileError, UserError
 
 CLASS_NAMES = ["FRI", "FRII", "Compact", "Bent"]  # firstgalaxydata.FIRSTGalaxyData.get_class_dict
 ARCHIVE = "galaxy_data_h5.zip"
@@ -53,7 +55,7 @@ def archive_path() -> Path:
         )
     path = Path(next(iter(spec.submodule_search_locations))) / ARCHIVE
     if not path.exists():
-        raise FileNotFoundError(f"{path}: expected the archive {ARCHIVE} inside the firstgalaxydata package")
+        raise UserError(f"{path}: expected the archive {ARCHIVE} inside the firstgalaxydata package")
     return path
 
 
@@ -64,7 +66,7 @@ def read_archive(path: Path, image_size: int, crop: int = 300) -> dict[str, np.n
     with zipfile.ZipFile(path) as z:
         names = [n for n in z.namelist() if n.endswith(".h5")]
         if len(names) != 1:
-            raise ValueError(f"{path}: expected one .h5 file inside, found {names}")
+            raise InputFileError(f"{path}: expected one .h5 file inside, found {names}")
         raw = z.read(names[0])  # a deflated member is not seekable cheaply: read it whole (~200 MB, ~1 s)
     images, labels, splits = [], [], []
     with h5py.File(io.BytesIO(raw), "r") as f:
@@ -74,7 +76,7 @@ def read_archive(path: Path, image_size: int, crop: int = 300) -> dict[str, np.n
                 labels.append(int(f[key]["Label_literature"][()]))
                 splits.append(f[key]["Split_literature"].asstr()[()])
             except KeyError as err:
-                raise ValueError(f"{path}:{names[0]}: record {key!r} lacks {err}") from None
+                raise InputFileError(f"{path}:{names[0]}: record {key!r} lacks {err}") from None
     x = torch.from_numpy(np.stack(images)).float().unsqueeze(1) / 255
     top = (x.shape[-1] - crop) // 2
     x = x[..., top : top + crop, top : top + crop]
@@ -91,7 +93,10 @@ class FirstGalaxyData:
     """2,158 FIRST radio galaxies (FRI, FRII, Compact, Bent) with their literature splits."""
 
     Config: ClassVar[type[FirstGalaxyDataConfig]] = FirstGalaxyDataConfig
-    domain: ClassVar[str] = "images"
+
+    @classmethod
+    def spec(cls, config: FirstGalaxyDataConfig) -> DataSpec:
+        return image_spec(config.channels, config.image_size)
 
     @classmethod
     def load(cls, config: FirstGalaxyDataConfig) -> DataSplits:

@@ -35,7 +35,8 @@ import numpy as np
 from pydantic import Field
 
 from gensci.data.base import DataSplits
-from gensci.data.images import SPLITS, ImageDataConfig, image_splits, load_cached
+from gensci.data.images import SPLITS, ImageDataConfig, image_spec, image_splits, load_cached
+from gensci.spec import DataSpec
 from gensci.data.base import default_cache_dir
 
 CLASS_NAMES = ["barred spiral", "elliptical", "spiral"]
@@ -156,7 +157,10 @@ class GalaxyData:
     """Simulated galaxies (see the module docstring): three classes, RGB, train/valid/test splits."""
 
     Config: ClassVar[type[GalaxyDataConfig]] = GalaxyDataConfig
-    domain: ClassVar[str] = "images"
+
+    @classmethod
+    def spec(cls, config: GalaxyDataConfig) -> DataSpec:
+        return image_spec(3, config.image_size)
 
     @classmethod
     def load(cls, config: GalaxyDataConfig) -> DataSplits:

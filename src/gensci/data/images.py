@@ -34,6 +34,8 @@ from pydantic import Field, field_validator
 
 from gensci.config import DataConfig
 from gensci.data.base import DataSplits, TensorDictDataset
+from gensci.spec import UNIT_INTERVAL, DataSpec, TensorSpec
+from gensci.errors import InputFileError, UserError
 
 SPLITS = ("train", "valid", "test")
 
@@ -53,6 +55,20 @@ class ImageDataConfig(DataConfig):
         if v < 16 or v > 512 or v & (v - 1):
             raise ValueError(f"image_size must be a power of two in 16..512 (the conv nets need it), got {v}")
         return v
+
+
+IMAGE_INFO = frozenset({"channels", "image_size", "n_classes", "class_names", "dataset", "pixel_mean"})
+
+
+def image_spec(channels: int, image_size: int) -> DataSpec:
+    """What every image data set provides: x [C, S, S] in [0, 1] (no physical unit), label []."""
+    return DataSpec(
+        domain="images",
+        items={"x": TensorSpec((channels, image_size, image_size), "float", "image"),
+               "label": TensorSpec((), "int", "class index")},
+        info=IMAGE_INFO,
+        ranges={"x": UNIT_INTERVAL},
+    )
 
 
 def load_cached(path: Path, make, cache: bool = True) -> dict[str, np.ndarray]:
@@ -79,7 +95,7 @@ def image_splits(arrays: dict[str, np.ndarray], info: dict, held_out_classes=())
     held = sorted(set(held_out_classes))
     bad = [k for k in held if not 0 <= k < info["n_classes"]]
     if bad or len(held) >= info["n_classes"]:
-        raise ValueError(f"held_out_classes {held}: expected some (not all) of 0..{info['n_classes'] - 1} "
+        raise UserError(f"held_out_classes {held}: expected some (not all) of 0..{info['n_classes'] - 1} "
                          f"({', '.join(info['class_names'])})")
 
     def split(name: str) -> TensorDictDataset:
@@ -153,10 +169,10 @@ def read_folder(root: Path, size: int, channels: int) -> tuple[np.ndarray, np.nd
     """All readable images under root/<class>/: x [N, C, S, S], y [N], class names, skipped files
     ("relative/path: reason")."""
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: image folder not found")
+        raise InputFileError(f"{root}: image folder not found")
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
-        raise ValueError(f"{root}: no class subfolders; expected {root}/<class name>/<images>")
+        raise InputFileError(f"{root}: no class subfolders; expected {root}/<class name>/<images>")
     xs, ys, names, skipped = [], [], [], []
     for d in class_dirs:
         files = sorted(f for f in d.rglob("*") if f.is_file() and not f.name.startswith("."))
@@ -174,7 +190,7 @@ def read_folder(root: Path, size: int, channels: int) -> tuple[np.ndarray, np.nd
         ys += [len(names)] * len(images)
         names.append(d.name)
     if not names:
-        raise ValueError(f"{root}: no readable images in any class subfolder ({', '.join(d.name for d in class_dirs)})")
+        raise InputFileError(f"{root}: no readable images in any class subfolder ({', '.join(d.name for d in class_dirs)})")
     if skipped:
         warnings.warn(f"{root}: skipped {len(skipped)} unreadable file(s):\n  " + "\n  ".join(skipped), stacklevel=3)
     return np.stack(xs), np.asarray(ys, np.int64), names, skipped
@@ -197,12 +213,15 @@ class ImageFolderData:
     """Images from class subfolders, resized, with seeded stratified train/valid/test splits."""
 
     Config: ClassVar[type[ImageFolderDataConfig]] = ImageFolderDataConfig
-    domain: ClassVar[str] = "images"
+
+    @classmethod
+    def spec(cls, config: ImageFolderDataConfig) -> DataSpec:
+        return image_spec(config.channels, config.image_size)
 
     @classmethod
     def load(cls, config: ImageFolderDataConfig) -> DataSplits:
         if config.valid_fraction + config.test_fraction >= 1:
-            raise ValueError(f"valid_fraction + test_fraction must be < 1, got "
+            raise UserError(f"valid_fraction + test_fraction must be < 1, got "
                              f"{config.valid_fraction} + {config.test_fraction}")
         root = Path(config.path).expanduser()
         x, y, names, skipped = read_folder(root, config.image_size, config.channels)

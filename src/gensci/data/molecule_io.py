@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gensci.errors import InputFileError
+
 # Element symbols Z = 1..118, to check atom lines without importing RDKit.
 _SYMBOLS = (
     "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr "
@@ -43,7 +45,7 @@ class Molecule:
         return len(self.atom_types)
 
 
-class MoleculeFileError(ValueError):
+class MoleculeFileError(InputFileError):
     """A malformed molecule file: names the file, the frame/record (1-based) and what was wrong."""
 
     def __init__(self, path, record: int | None, reason: str):

@@ -39,6 +39,8 @@ from pydantic import Field
 
 from gensci.config import DataConfig
 from gensci.data.base import DataSplits, TensorDictDataset, default_cache_dir
+from gensci.spec import DataSpec, TensorSpec, ValueRange
+from gensci.errors import UserError
 
 SOURCE = "PyPI package qm9pack (CSV files of the QM9 data set, Ramakrishnan et al., Sci. Data 1, 140022 (2014))"
 N_MOLECULES = 130_831  # 133,885 GDB9 molecules minus the 3,054 uncharacterized ones
@@ -66,10 +68,10 @@ def qm9pack_data_dir() -> Path:
     """qm9pack's data folder, found without importing qm9pack (its __init__ needs pkg_resources)."""
     spec = importlib.util.find_spec("qm9pack")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the qm9pack package is not installed (pip install qm9pack)")
+        raise UserError("the qm9pack package is not installed (pip install qm9pack)")
     folder = Path(next(iter(spec.submodule_search_locations))) / "data"
     if not (folder / "qm9_part1.csv").exists():
-        raise FileNotFoundError(f"{folder}: expected qm9pack's qm9_part1..3.csv")
+        raise UserError(f"{folder}: expected qm9pack's qm9_part1..3.csv")
     return folder
 
 
@@ -203,11 +205,25 @@ class QM9DataConfig(DataConfig):
     limit_eval: int | None = Field(None, ge=1, description="keep the first N validation/test molecules")
 
 
+QM9_INFO = frozenset({"dataset", "split", "remove_h", "atom_types", "atomic_numbers", "max_n_atoms", "n_nodes_hist",
+                      "atom_type_counts", "properties", "sizes"})
+
+
 class QM9Data:
     """QM9 with EDM's representation and splits (see module docstring). Properties in PROPERTY_UNITS."""
 
     Config: ClassVar = QM9DataConfig
-    domain: ClassVar[str] = "molecules"
+
+    @classmethod
+    def spec(cls, config: QM9DataConfig) -> DataSpec:
+        n_types = len(ELEMENTS) - int(config.remove_h)
+        items = {
+            "positions": TensorSpec(("N", 3), "float", "Angstrom, centre of mass removed"),
+            "one_hot": TensorSpec(("N", n_types), "float", "element one-hot (zero on padding)"),
+            "charges": TensorSpec(("N", 1), "float", "atomic number (0 on padding)"),
+            "node_mask": TensorSpec(("N",), "float", "1 for real atoms"),
+        } | {p: TensorSpec((), "float", unit) for p, unit in PROPERTY_UNITS.items()}
+        return DataSpec("molecules", items, QM9_INFO, {"positions": ValueRange(unit="Angstrom")})
 
     @classmethod
     def load(cls, config: QM9DataConfig) -> DataSplits:

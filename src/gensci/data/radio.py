@@ -33,6 +33,8 @@ from pydantic import Field, field_validator, model_validator
 
 from gensci.config import DataConfig
 from gensci.data.base import DataSplits, TensorDictDataset
+from gensci.spec import DataSpec, TensorSpec, ValueRange
+from gensci.errors import InputFileError
 
 # Galactic synchrotron sky temperature T ∝ ν^-2.55 (a typical index at tens of MHz); the noise
 # power per unit bandwidth k·T follows it.
@@ -73,11 +75,30 @@ class RadioDataConfig(DataConfig):
         return self
 
 
+RADIO_INFO = frozenset({"trace_length", "sampling_rate_mhz", "band_mhz", "noise"})
+
+
+def radio_spec(trace_length: int, simulated: bool = True) -> DataSpec:
+    """Traces min-max scaled per trace to [0, 1]: physical = value * scale + offset (per item)."""
+    trace = ValueRange(0.0, 1.0, unit="arbitrary (simulated field strength)", scale="scale", offset="offset")
+    items = {"input": TensorSpec((1, trace_length), "float", "measured trace, scaled"),
+             "scale": TensorSpec((), "float"), "offset": TensorSpec((), "float")}
+    items |= {"target": TensorSpec((1, trace_length), "float", "true pulse, scaled like the input"),
+              "is_signal": TensorSpec((), "bool", "the trace holds a pulse")}
+    if simulated:
+        items["snr"] = TensorSpec((), "float", "peak |signal| / noise RMS")
+    # the true pulse can leave [0, 1] where noise cancelled the extremes: its range is not bounded
+    return DataSpec("radio", items, RADIO_INFO, {"input": trace, "target": ValueRange(scale="scale", offset="offset")})
+
+
 class RadioData:
     """Simulated radio traces; every split is drawn from its own seed stream (changing n_train keeps valid/test)."""
 
     Config = RadioDataConfig
-    domain: ClassVar[str] = "radio"
+
+    @classmethod
+    def spec(cls, config: RadioDataConfig) -> DataSpec:
+        return radio_spec(config.trace_length)
 
     @classmethod
     def load(cls, config: RadioDataConfig) -> DataSplits:
@@ -252,20 +273,23 @@ class RadioFileData:
     """The user's traces and true signals from an npz file, split by a seeded permutation."""
 
     Config = RadioFileDataConfig
-    domain: ClassVar[str] = "radio"
+
+    @classmethod
+    def spec(cls, config: RadioFileDataConfig) -> DataSpec:
+        return radio_spec(config.trace_length, simulated=False)
 
     @classmethod
     def load(cls, config: RadioFileDataConfig) -> DataSplits:
         traces, signals = read_npz(config.path, config.trace_length)
         if signals is None:
-            raise ValueError(
+            raise InputFileError(
                 f"{config.path}: training needs the true signals as a `signals` array shaped like `traces`; "
                 "to denoise traces without signals use `gensci sample RUN --input FILE` with a trained run"
             )
         n = len(traces)
         n_valid, n_test = round(n * config.valid_fraction), round(n * config.test_fraction)
         if n - n_valid - n_test < 1:
-            raise ValueError(f"{config.path}: {n} traces leave none for training")
+            raise InputFileError(f"{config.path}: {n} traces leave none for training")
         items = make_items(traces, signals)
         order = torch.from_numpy(np.random.default_rng(config.seed).permutation(n))
         parts = torch.split(order, [n - n_valid - n_test, n_valid, n_test])
@@ -282,25 +306,25 @@ def read_npz(path: str | Path, trace_length: int | None = None) -> tuple[np.ndar
     """Validated `traces` [N, L] and optional `signals` [N, L] (float64) of an npz file; ValueError says what is wrong."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file (expected an npz with a `traces` array)")
+        raise InputFileError(f"{path}: no such file (expected an npz with a `traces` array)")
     expected = f"[N, {trace_length or 'L'}] or [N, 1, {trace_length or 'L'}]"
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     except (ValueError, OSError) as err:
-        raise ValueError(f"{path}: not a readable npz of numeric arrays ({err})") from None
+        raise InputFileError(f"{path}: not a readable npz of numeric arrays ({err})") from None
     if "traces" not in arrays:
-        raise ValueError(f"{path}: no `traces` array (found {sorted(arrays)}); expected traces {expected}")
+        raise InputFileError(f"{path}: no `traces` array (found {sorted(arrays)}); expected traces {expected}")
     traces = _checked(arrays["traces"], path, "traces", expected, trace_length)
     signals = arrays.get("signals")
     if signals is not None:
         if signals.shape != arrays["traces"].shape:
-            raise ValueError(f"{path}: `signals` has shape {signals.shape}, expected the shape of `traces` "
+            raise InputFileError(f"{path}: `signals` has shape {signals.shape}, expected the shape of `traces` "
                              f"{arrays['traces'].shape}")
         signals = _checked(signals, path, "signals", expected, trace_length)
     flat = np.flatnonzero(traces.max(axis=1) == traces.min(axis=1))
     if len(flat):
-        raise ValueError(f"{path}: traces row {flat[0]} is constant; it cannot be min-max scaled")
+        raise InputFileError(f"{path}: traces row {flat[0]} is constant; it cannot be min-max scaled")
     return traces, signals
 
 
@@ -308,10 +332,10 @@ def _checked(a: np.ndarray, path: Path, key: str, expected: str, trace_length: i
     if a.ndim == 3 and a.shape[1] == 1:
         a = a[:, 0]
     if a.ndim != 2 or len(a) == 0 or (trace_length and a.shape[1] != trace_length):
-        raise ValueError(f"{path}: `{key}` has shape {a.shape}, expected {expected} with N >= 1")
+        raise InputFileError(f"{path}: `{key}` has shape {a.shape}, expected {expected} with N >= 1")
     if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
-        raise ValueError(f"{path}: `{key}` has dtype {a.dtype}, expected real numbers")
+        raise InputFileError(f"{path}: `{key}` has dtype {a.dtype}, expected real numbers")
     bad = np.flatnonzero(~np.isfinite(a).all(axis=1))
     if len(bad):
-        raise ValueError(f"{path}: `{key}` has NaN or inf values, first in row {bad[0]} ({len(bad)} rows)")
+        raise InputFileError(f"{path}: `{key}` has NaN or inf values, first in row {bad[0]} ({len(bad)} rows)")
     return a.astype(np.float64)

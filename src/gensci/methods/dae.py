@@ -12,6 +12,7 @@ from torch import Tensor
 from gensci.config import MethodConfig
 from gensci.methods.base import Method, Stepper
 from gensci.nets.conv1d import ConvDenoiser1d
+from gensci.spec import Requirements, TensorSpec
 
 
 class DAEConfig(MethodConfig):
@@ -48,6 +49,11 @@ class DAE(Method):
     Config = DAEConfig
     capabilities: ClassVar[frozenset[str]] = frozenset({"denoise"})
 
+    @classmethod
+    def requires(cls, config: DAEConfig) -> Requirements:
+        trace = TensorSpec(("C", "L"))
+        return Requirements({"input": trace, "target": trace})
+
     def __init__(self, config: DAEConfig, info: dict[str, Any]):
         super().__init__(config, info)
         self.net = ConvDenoiser1d(
@@ -73,9 +79,3 @@ class DAE(Method):
         finally:
             self.train(was_training)
         return torch.cat(out) if out else x.new_zeros(x.shape)
-
-    def sample(self, n: int, condition: Tensor | None = None, generator: torch.Generator | None = None):
-        raise NotImplementedError(
-            "a denoising autoencoder does not generate samples: it denoises given traces; use `denoise(x)` "
-            "(on the command line: `gensci sample RUN --input traces.npz`)"
-        )

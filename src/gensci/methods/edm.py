@@ -22,13 +22,15 @@ from pydantic import Field
 from torch import Tensor
 
 from gensci.config import MethodConfig, TrainConfig
-from gensci.methods.base import Method
+from gensci.errors import UserError
+from gensci.methods.base import Method, SamplingOptions
 from gensci.methods.diffusion.samplers import sample_ancestral, time_grid
 from gensci.methods.diffusion.schedules import alpha, gamma_table, sigma, snr
 from gensci.nets.egnn import EGNN
 from gensci.ops.gaussian import gaussian_kl, gaussian_kl_isotropic, standard_normal_log_cdf_diff
 from gensci.ops.masks import remove_mean, sample_com_free_gaussian, sample_masked_gaussian
 from gensci.ops.rotations import random_rotations
+from gensci.spec import Requirements, TensorSpec
 
 
 class EDMConfig(MethodConfig):
@@ -54,8 +56,6 @@ class EDMConfig(MethodConfig):
         "edges", description="atom pairs as an edge list, dense on the trimmed batch, or dense per size group")
     compile: bool = Field(False, description="torch.compile the edge-list denoiser (needs a C++ compiler; "
                                              "compiles for ~1-2 min, then faster steps)")
-    sampling_steps: int | None = Field(None, ge=1, description="default reverse steps when sampling (None: all)")
-    sample_batch_size: int = Field(100, ge=1, description="molecules denoised together when sampling")
     amsgrad: bool = Field(True, description="AdamW with amsgrad, as qm9/models.py get_optim")
 
 
@@ -69,6 +69,26 @@ class EDM(Method):
 
     Config = EDMConfig
     capabilities = frozenset({"sample", "chain", "log_likelihood"})
+    sampling_options = frozenset({"steps"})
+    default_sample_batch = 100
+
+    @classmethod
+    def requires(cls, config: EDMConfig) -> Requirements:
+        items = {"positions": TensorSpec(("N", 3)), "one_hot": TensorSpec(("N", "K")),
+                 "node_mask": TensorSpec(("N",))}
+        if config.include_charges:
+            items["charges"] = TensorSpec(("N", 1))
+        return Requirements(items, frozenset({"atom_types", "n_nodes_hist", "max_n_atoms"}), frozenset({"molecules"}))
+
+    @classmethod
+    def sample_spec(cls, config: EDMConfig, info: dict[str, Any]) -> dict[str, TensorSpec]:
+        n, k = int(info.get("max_n_atoms", 29)), len(info["atom_types"])
+        return {"positions": TensorSpec((n, 3), "float", "Angstrom"), "one_hot": TensorSpec((n, k)),
+                "charges": TensorSpec((n, 1)), "atom_types": TensorSpec((n,), "int", "index into info atom_types, -1 pad"),
+                "node_mask": TensorSpec((n,))}
+
+    def describe_sampling(self, options: SamplingOptions) -> dict[str, Any]:
+        return {"sampling_steps": options.steps or self.config.timesteps, "sampler": "ancestral"}
 
     def __init__(self, config: EDMConfig, info: dict[str, Any]):
         super().__init__(config, info)
@@ -206,27 +226,24 @@ class EDM(Method):
 
     # ---- sampling --------------------------------------------------------------------------
     @torch.no_grad()
-    def sample(self, n: int, condition: Tensor | None = None, generator: torch.Generator | None = None,
-               steps: int | None = None) -> dict[str, Tensor]:
-        """n molecules, sizes drawn from the training histogram, `steps` reverse steps (None: config's
-        sampling_steps, else all T) then EDM's final step: steps + 1 network calls per batch."""
+    def sample_batch(self, n: int, condition, generator: torch.Generator | None,
+                     options: SamplingOptions) -> dict[str, Tensor]:
+        """n molecules, sizes drawn from the training histogram, `options.steps` reverse steps (None: all T)
+        then EDM's final step: steps + 1 network calls."""
         if condition is not None:
-            raise ValueError("this EDM is unconditional; condition must be None")
-        parts = []
-        for start in range(0, n, self.config.sample_batch_size):
-            b = min(self.config.sample_batch_size, n - start)
-            sizes = torch.multinomial(self.n_atoms_prob.float(), b, replacement=True, generator=generator)
-            parts.append(self._denoise(sizes.to(self.device), steps, generator)[0])
-        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+            raise UserError("this EDM is unconditional; sample it without a condition")
+        sizes = torch.multinomial(self.n_atoms_prob.float(), n, replacement=True, generator=generator)
+        return self._denoise(sizes.to(self.device), options.steps, generator)[0]
 
     @torch.no_grad()
-    def chain(self, n_frames: int = 100, steps: int | None = None, generator: torch.Generator | None = None,
-              n_atoms: int | None = None) -> dict[str, Tensor]:
+    def chain(self, n_frames: int = 100, generator: torch.Generator | None = None,
+              options: SamplingOptions | None = None, n_atoms: int | None = None) -> dict[str, Tensor]:
         """One molecule's trajectory from noise to the final sample: n_frames states at evenly spaced steps
         (first = pure noise, last = the sample), each [n_frames, N, .] plus "t" [n_frames] (qm9/sampling.py
         sample_chain; n_atoms defaults to the histogram's mode, 19 for QM9 as the reference uses)."""
+        steps = (options or SamplingOptions()).steps
         n_atoms = int(self.n_atoms_prob.argmax()) if n_atoms is None else int(n_atoms)
-        times = time_grid(self.config.timesteps, steps or self.config.sampling_steps)
+        times = time_grid(self.config.timesteps, steps)
         keep = sorted({round(k * (len(times) - 1) / max(n_frames - 1, 1)) for k in range(n_frames)})
         sample, frames = self._denoise(torch.tensor([n_atoms], device=self.device), steps, generator, keep)
         frames[-1] = sample
@@ -238,7 +255,7 @@ class EDM(Method):
         n_max = int(sizes.max())
         mask = (torch.arange(n_max, device=self.device) < sizes[:, None]).float()
         z = self.noise((len(sizes), n_max, 3 + self.n_feat), mask, generator)
-        times = time_grid(self.config.timesteps, steps or self.config.sampling_steps)
+        times = time_grid(self.config.timesteps, steps)
         frames = [self._decode(z, mask)] if 0 in keep else []
 
         def keep_frame(k, s, z_s):

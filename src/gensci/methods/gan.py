@@ -35,9 +35,11 @@ from pydantic import Field
 from torch import Tensor
 
 from gensci.config import MethodConfig, TrainConfig
+from gensci.errors import UserError
 from gensci.methods.base import Method, adamw
 from gensci.nets.conv2d import DCGANDiscriminator, DCGANGenerator, dcgan_init
 from gensci.ops.random import sample_normal
+from gensci.spec import Requirements, TensorSpec
 
 Objective = Literal["minimax", "acgan", "wgan-gp", "wgan-div"]
 WASSERSTEIN = ("wgan-gp", "wgan-div")
@@ -147,6 +149,19 @@ class GAN(Method):
     Config = GANConfig
     capabilities: ClassVar[frozenset[str]] = frozenset({"sample"})
 
+    @classmethod
+    def requires(cls, config: GANConfig) -> Requirements:
+        items = {"x": TensorSpec(("C", "S", "S"))}
+        info = {"channels", "image_size"}
+        if config.is_conditional:
+            items["label"], info = TensorSpec((), "int"), info | {"n_classes"}
+        return Requirements(items, frozenset(info), ranges=frozenset({"x"}))
+
+    @classmethod
+    def sample_spec(cls, config: GANConfig, info: dict[str, Any]) -> dict[str, TensorSpec]:
+        c, s = int(info["channels"]), int(info["image_size"])
+        return {"x": TensorSpec((c, s, s))} | ({"label": TensorSpec((), "int")} if config.is_conditional else {})
+
     def __init__(self, config: GANConfig, info: dict[str, Any]):
         super().__init__(config, info)
         c, s = int(info["channels"]), int(info["image_size"])
@@ -233,7 +248,8 @@ class GAN(Method):
         return loss
 
     @torch.no_grad()
-    def sample(self, n: int, condition: Tensor | int | None = None, generator: torch.Generator | None = None):
+    def sample_batch(self, n: int, condition: Tensor | int | None, generator: torch.Generator | None,
+                     options) -> dict[str, Tensor]:
         """{"x": [n, C, H, W]} (+ "label": [n] for conditional models).
 
         condition: class labels [n] (or one int for all); None draws classes uniformly from `generator`.
@@ -241,7 +257,7 @@ class GAN(Method):
         z = sample_normal((n, self.config.latent_dim), generator, self.device)
         if not self.n_classes:
             if condition is not None:
-                raise ValueError("this GAN is unconditional; train with conditional: true (or acgan) to sample by class")
+                raise UserError("this GAN is unconditional; train with conditional: true (or acgan) to sample by class")
             return {"x": self.generator(z)}
         if condition is None:
             gen_device = generator.device if generator is not None else self.device
@@ -251,5 +267,5 @@ class GAN(Method):
             labels = labels.expand(n) if labels.dim() == 0 else labels
         labels = labels.to(self.device)
         if len(labels) != n or labels.min() < 0 or labels.max() >= self.n_classes:
-            raise ValueError(f"condition must be {n} labels in [0, {self.n_classes}); got {labels.tolist()[:10]}")
+            raise UserError(f"condition must be {n} labels in [0, {self.n_classes}); got {labels.tolist()[:10]}")
         return {"x": self.generator(z, labels), "label": labels}

@@ -27,10 +27,12 @@ from pydantic import Field
 from torch import Tensor
 
 from gensci.config import MethodConfig
+from gensci.errors import UserError
 from gensci.methods.base import Method
 from gensci.nets.conv2d import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 from gensci.ops.gaussian import gaussian_kl_logvar
 from gensci.ops.random import sample_normal
+from gensci.spec import Requirements, TensorSpec
 
 
 class VAEConfig(MethodConfig):
@@ -53,8 +55,18 @@ class VAE(Method):
 
     Config = VAEConfig
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {"sample", "encode", "decode", "reconstruct", "log_likelihood", "anomaly_score", "interpolate"}
+        {"sample", "encode", "decode", "reconstruct", "log_likelihood", "elbo", "anomaly_score", "interpolate"}
     )
+
+    @classmethod
+    def requires(cls, config: VAEConfig) -> Requirements:
+        return Requirements({"x": TensorSpec(("C", "S", "S"))}, frozenset({"channels", "image_size"}),
+                            ranges=frozenset({"x"}))
+
+    @classmethod
+    def sample_spec(cls, config: VAEConfig, info: dict[str, Any]) -> dict[str, TensorSpec]:
+        c, s = int(info["channels"]), int(info["image_size"])
+        return {"x": TensorSpec((c, s, s))}
 
     def __init__(self, config: VAEConfig, info: dict[str, Any]):
         super().__init__(config, info)
@@ -137,9 +149,9 @@ class VAE(Method):
         return self.decode((1 - t) * mu[0] + t * mu[1])
 
     @torch.no_grad()
-    def sample(self, n: int, condition: Tensor | None = None, generator: torch.Generator | None = None):
+    def sample_batch(self, n: int, condition, generator: torch.Generator | None, options) -> dict[str, Tensor]:
         """Decode z ~ N(0, I): {"x": [n, C, H, W]} (decoder means, in [0, 1])."""
         if condition is not None:
-            raise ValueError("the VAE is unconditional; sample it without a class")
+            raise UserError("the VAE is unconditional; sample it without a class")
         z = sample_normal((n, self.config.latent_dim), generator, self.device)
         return {"x": self.decode(z)}

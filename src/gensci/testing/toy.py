@@ -15,6 +15,7 @@ from torch import nn
 from gensci.config import DataConfig, MethodConfig
 from gensci.data.base import DataSplits, TensorDictDataset
 from gensci.methods.base import Method
+from gensci.spec import DataSpec, Requirements, TensorSpec
 
 
 class ToyDataConfig(DataConfig):
@@ -27,7 +28,10 @@ class ToyData:
     """y = x·w + 0.1 noise, x ~ N(0, I): items {"input": [dim], "target": [1]}."""
 
     Config = ToyDataConfig
-    domain: ClassVar[str] = "toy"
+
+    @classmethod
+    def spec(cls, config: ToyDataConfig) -> DataSpec:
+        return DataSpec("toy", {"input": TensorSpec((config.dim,)), "target": TensorSpec((1,))}, frozenset({"dim"}))
 
     @classmethod
     def load(cls, config: ToyDataConfig) -> DataSplits:
@@ -48,6 +52,11 @@ class Toy(Method):
     """A two-layer MLP regressor trained with the mean squared error."""
 
     Config = ToyConfig
+    capabilities = frozenset()
+
+    @classmethod
+    def requires(cls, config: ToyConfig) -> Requirements:
+        return Requirements({"input": TensorSpec(("D",)), "target": TensorSpec((1,))}, frozenset({"dim"}))
 
     def __init__(self, config: ToyConfig, info: dict):
         super().__init__(config, info)

@@ -8,22 +8,24 @@ resume, seeds, device and torch.distributed. It sees only the Method protocol.
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 from collections import defaultdict
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 
 from gensci.config import ExperimentConfig
 from gensci.data.base import DataSplits
+from gensci.errors import CheckpointError, ConfigError, DivergenceError
 from gensci.methods.base import Method, to_device
 from gensci.train import distributed as dist_utils
 from gensci.train.batches import EpochBatches, fetch
-from gensci.train.checkpoint import load_checkpoint, save_checkpoint
+from gensci.train.checkpoint import all_finite, load_checkpoint, load_newest_readable, save_checkpoint
 from gensci.train.devices import resolve_device
 from gensci.train.ema import ema_model
 from gensci.train.logging import MetricsLog
@@ -53,9 +55,18 @@ class TrainResult:
     elapsed: float
     last_logs: dict[str, float]
     stopped_by: str
+    notes: list[str] = field(default_factory=list)
 
 
 class Trainer:
+    """Runs a method's `train_step` over the data: `fit` is a loop over batches, one `_step` each, and
+    `_log` / periodic evaluation / checkpoints on their cadence.
+
+    `evaluate(method, data, config) -> metrics` runs at each periodic evaluation on the EMA weights;
+    with `select=(metric, "min" | "max")` the checkpoint with the best value is kept as best.pt beside
+    last.pt (EDM keeps its best model by validation NLL the same way).
+    """
+
     def __init__(
         self,
         config: ExperimentConfig,
@@ -63,12 +74,14 @@ class Trainer:
         method_factory: Callable[[dict], Method],
         data: DataSplits,
         evaluate: EvalFn | None = None,
+        select: tuple[str, str] | None = None,
     ):
         self.config = config
         self.train = config.train
         self.run_dir = Path(run_dir)
         self.data = data
         self.evaluate = evaluate
+        self.select = select
         self.device = resolve_device(self.train.device, dist_utils.local_rank_from_env())
         self.dist = dist_utils.init_distributed(self.device)
         if self.train.threads:
@@ -84,19 +97,23 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log = MetricsLog(self.run_dir / "metrics.jsonl", enabled=self.dist.is_main)
         self.state = TrainState()
+        self.stepper = TrainerStepper(self.optimizers, self.train)
+        self.notes: list[str] = []  # what the user should know (e.g. which checkpoint a resume used)
         torch.manual_seed(config.seed * 1000 + 1 + self.dist.rank)
 
     # ---- checkpoints -------------------------------------------------------------------
     @property
-    def last_path(self) -> Path:
-        return self.run_dir / "checkpoints" / "last.pt"
+    def checkpoint_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
 
-    def save(self, stepper: TrainerStepper) -> None:
-        self.state.clip = stepper.clip_state()
-        self.state.non_finite_grads = stepper.non_finite
-        if not self.dist.is_main:
-            return
-        payload = {
+    @property
+    def last_path(self) -> Path:
+        return self.checkpoint_dir / "last.pt"
+
+    def _payload(self) -> dict[str, Any]:
+        self.state.clip = self.stepper.clip_state()
+        self.state.non_finite_grads = self.stepper.non_finite
+        return {
             "method": dist_utils.unwrapped_state_dict(self.method, self.wrapped),
             "ema": self.ema.module.state_dict() if self.ema is not None else None,
             "ema_n_averaged": self.ema.n_averaged.clone() if self.ema is not None else None,
@@ -106,12 +123,34 @@ class Trainer:
             "config": self.config.model_dump(mode="json"),
             "info": self.data.info,
         }
+
+    def save(self, best: dict[str, Any] | None = None) -> None:
+        """last.pt (+ step_X.pt every keep_every steps; + best.pt with `best` = the selection record).
+        Weights that are not finite are never written: the last good checkpoint stays as it was."""
+        payload = self._payload()  # on every rank: it records the clipping state
+        if not self.dist.is_main:
+            return
+        if not (all_finite(payload["method"]) and (payload["ema"] is None or all_finite(payload["ema"]))):
+            raise DivergenceError(f"the weights became non-finite by step {self.state.step}; not saving them. "
+                                  f"{self._last_good()}")
         save_checkpoint(self.last_path, payload)
         if self.train.keep_every and self.state.step % self.train.keep_every == 0:
-            save_checkpoint(self.run_dir / "checkpoints" / f"step_{self.state.step:08d}.pt", payload)
+            save_checkpoint(self.checkpoint_dir / f"step_{self.state.step:08d}.pt", payload)
+        if best is not None:
+            save_checkpoint(self.checkpoint_dir / "best.pt", payload | {"selection": best})
+
+    def _last_good(self) -> str:
+        if self.last_path.exists():
+            step = (load_checkpoint(self.last_path).get("state") or {}).get("step")
+            return (f"The last good checkpoint is {self.last_path} (step {step}); continue from it with --resume "
+                    "and a lower train.lr or train.grad_clip=adaptive.")
+        return "No checkpoint was written yet; lower train.lr or set train.grad_clip=adaptive and start again."
 
     def restore(self) -> None:
-        ckpt = load_checkpoint(self.last_path)
+        """Load the newest readable checkpoint (last.pt, else the newest step_X.pt), saying which."""
+        path, ckpt, problems = load_newest_readable(self.checkpoint_dir)
+        if problems:
+            self.notes += problems + [f"resuming from {path} (step {ckpt['state']['step']}) instead"]
         target = self.method
         state = ckpt["method"]
         if self.wrapped:  # load into the DDP children's modules
@@ -129,6 +168,8 @@ class Trainer:
         for name, opt in self.optimizers.items():
             opt.load_state_dict(ckpt["optimizers"][name])
         self.state = TrainState(**ckpt["state"])
+        self.stepper = TrainerStepper(self.optimizers, self.train, self.state.clip)
+        self.stepper.non_finite = self.state.non_finite_grads
         if self.dist.is_main:
             torch.set_rng_state(ckpt["rng"]["torch"])
             if ckpt["rng"]["cuda"] and torch.cuda.is_available():
@@ -136,81 +177,101 @@ class Trainer:
         else:  # other ranks: rank-specific stream derived from the step
             torch.manual_seed(self.config.seed * 1000 + 1 + self.dist.rank + 7919 * self.state.step)
         self.log.truncate_after(self.state.step)
+        self._best_value = self._saved_best()
+
+    def _saved_best(self) -> float | None:
+        best = self.checkpoint_dir / "best.pt"
+        if self.select is None or not best.exists():
+            return None
+        try:
+            return float(load_checkpoint(best)["selection"]["value"])
+        except (CheckpointError, KeyError, TypeError):
+            return None
 
     # ---- the loop ------------------------------------------------------------------------
+    def batches_from_here(self) -> Iterator[dict]:
+        """Training batches on the device from the current data position to the end of the budget,
+        advancing epochs (the position is saved in every checkpoint)."""
+        while True:
+            for indices in self.batches.epoch(self.state.epoch, self.state.batch_in_epoch):
+                yield to_device(fetch(self.data.train, indices, self.data.collate), self.device)
+            self.state.epoch += 1
+            self.state.batch_in_epoch = 0
+
     def fit(self, resume: bool = False) -> TrainResult:
+        if self.train.max_steps is None and self.train.max_minutes is None:
+            raise ConfigError("no budget: set train.max_steps or train.max_minutes (--max-steps / --max-minutes)")
+        self._best_value = None
         if resume:
-            if not self.last_path.exists():
-                raise FileNotFoundError(f"--resume: no checkpoint at {self.last_path}")
             self.restore()
-        stepper = TrainerStepper(self.optimizers, self.train, self.state.clip)
-        stepper.non_finite = self.state.non_finite_grads
-        autocast = (
-            torch.autocast(self.device.type, dtype=torch.bfloat16) if self.train.precision == "bf16" else nullcontext()
-        )
-        sums: dict[str, float] = defaultdict(float)
-        count, last_logs, stopped_by = 0, {}, "max_steps"
-        session_start, last_log_time, last_log_step = time.perf_counter(), time.perf_counter(), self.state.step
-        elapsed_before = self.state.elapsed
-        max_steps = self.train.max_steps
-        if max_steps is None and self.train.max_minutes is None:
-            raise ValueError("no budget: set train.max_steps or train.max_minutes (--max-steps / --max-minutes)")
-        with _progress(self.dist.is_main and self.train.progress, max_steps, self.state.step) as bar, _sigterm_as_interrupt():
+        self._clock = _Clock(self.state.elapsed, self.state.step)
+        stopped_by = "max_steps"
+        with _progress(self.dist.is_main and self.train.progress, self.train.max_steps, self.state.step) as bar, \
+                _sigterm_as_interrupt():
+            for note in self.notes:
+                bar.note(note)
+            self._bar = bar
             try:
-                while max_steps is None or self.state.step < max_steps:
-                    for indices in self.batches.epoch(self.state.epoch, self.state.batch_in_epoch):
-                        batch = to_device(fetch(self.data.train, indices, self.data.collate), self.device)
-                        lr = set_lr(self.optimizers, lr_factor(self.state.step, self.train))
-                        self.method.train()
-                        with autocast:
-                            logs = self.method.train_step(batch, self.state.step, stepper)
-                        if self.ema is not None:
-                            self.ema.update_parameters(self.method)
-                        self.state.step += 1
-                        self.state.batch_in_epoch += 1
-                        self.state.elapsed = elapsed_before + time.perf_counter() - session_start
-                        for k, v in logs.items():
-                            sums[k] += float(v)
-                        count += 1
-                        if self.state.step % self.train.log_every == 0 or self.state.step == max_steps:
-                            now = time.perf_counter()
-                            last_logs = {k: v / count for k, v in sums.items()}
-                            rate = (self.state.step - last_log_step) / max(now - last_log_time, 1e-9)
-                            row = {"step": self.state.step, "kind": "train", "time": round(self.state.elapsed, 3), "lr": lr, **last_logs}
-                            row |= {f"grad_norm/{k}": v for k, v in stepper.last_norms.items()}
-                            row["steps_per_s"] = rate
-                            row["samples_per_s"] = rate * self.train.batch_size * self.dist.world_size
-                            if stepper.non_finite:
-                                row["non_finite_grads"] = stepper.non_finite
-                            self.log.write(row)
-                            bar.update(self.state.step, last_logs.get("loss", float("nan")), rate)
-                            sums.clear()
-                            count, last_log_time, last_log_step = 0, now, self.state.step
-                        if self.train.eval_every and self.state.step % self.train.eval_every == 0:
-                            self.periodic_eval()
-                        if self.state.step % self.train.checkpoint_every == 0:
-                            self.save(stepper)
-                        out_of_time = self.train.max_minutes is not None and self.state.elapsed >= 60 * self.train.max_minutes
-                        if dist_utils.all_agree(out_of_time, self.dist, self.device):
-                            stopped_by = "max_minutes"
+                if not self._budget_left():
+                    stopped_by = self._why_stopped()
+                else:
+                    for batch in self.batches_from_here():
+                        self._step(batch)
+                        if not self._budget_left():
+                            stopped_by = self._why_stopped()
                             break
-                        if max_steps is not None and self.state.step >= max_steps:
-                            break
-                    else:
-                        self.state.epoch += 1
-                        self.state.batch_in_epoch = 0
-                        continue
-                    break
             except KeyboardInterrupt:
                 stopped_by = "interrupted"
                 if self.dist.is_main:
                     bar.note("interrupted: saving a checkpoint; continue with --resume")
-        self.save(stepper)
+        self.save()
         if stopped_by != "interrupted" and self.evaluate is not None and self.train.eval_every:
             if self.state.step % self.train.eval_every != 0:
                 self.periodic_eval()
         dist_utils.barrier(self.dist)
-        return TrainResult(self.state.step, self.state.elapsed, last_logs, stopped_by)
+        return TrainResult(self.state.step, self.state.elapsed, self._clock.last_logs, stopped_by, list(self.notes))
+
+    def _budget_left(self) -> bool:
+        out_of_time = self.train.max_minutes is not None and self.state.elapsed >= 60 * self.train.max_minutes
+        self._out_of_time = dist_utils.all_agree(out_of_time, self.dist, self.device)
+        return not self._out_of_time and (self.train.max_steps is None or self.state.step < self.train.max_steps)
+
+    def _why_stopped(self) -> str:
+        return "max_minutes" if self._out_of_time else "max_steps"
+
+    def _step(self, batch: dict) -> None:
+        """One optimisation step of the method, then the EMA, the log, evaluation and checkpoint cadences."""
+        lr = set_lr(self.optimizers, lr_factor(self.state.step, self.train))
+        self.method.train()
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.train.precision == "bf16" else nullcontext()
+        try:
+            with autocast:
+                logs = self.method.train_step(batch, self.state.step, self.stepper)
+        except FloatingPointError as err:
+            raise DivergenceError(f"training diverged at step {self.state.step + 1}: {err}. {self._last_good()}") from None
+        if self.ema is not None:
+            self.ema.update_parameters(self.method)
+        self.state.step += 1
+        self.state.batch_in_epoch += 1
+        self.state.elapsed = self._clock.elapsed()
+        self._clock.add(logs)
+        if self.state.step % self.train.log_every == 0 or self.state.step == self.train.max_steps:
+            self._log(lr)
+        if self.train.eval_every and self.state.step % self.train.eval_every == 0:
+            self.periodic_eval()
+        if self.state.step % self.train.checkpoint_every == 0:
+            self.save()
+
+    def _log(self, lr: float) -> None:
+        logs, rate = self._clock.flush(self.state.step)
+        row = {"step": self.state.step, "kind": "train", "time": round(self.state.elapsed, 3), "lr": lr, **logs}
+        row |= {f"grad_norm/{k}": v for k, v in self.stepper.last_norms.items()}
+        row["steps_per_s"] = rate
+        row["samples_per_s"] = rate * self.train.batch_size * self.dist.world_size
+        if self.stepper.non_finite:
+            row["non_finite_grads"] = self.stepper.non_finite
+        self.log.write(row)
+        self._bar.update(self.state.step, logs.get("loss", float("nan")), rate)
 
     def periodic_eval(self) -> None:
         if self.evaluate is None:
@@ -225,13 +286,59 @@ class Trainer:
                 metrics = self.evaluate(model, self.data, self.config)
                 seconds = time.perf_counter() - t0
             model.train(was_training)
-            self.log.write({"step": self.state.step, "kind": "eval", "time": round(self.state.elapsed, 3), **metrics, "eval_seconds": seconds})
+            self.log.write({"step": self.state.step, "kind": "eval", "time": round(self.state.elapsed, 3), **metrics,
+                            "eval_seconds": seconds})
+            best = self._improved(metrics)
+            if best is not None:
+                self.save(best)
         dist_utils.barrier(self.dist)
+
+    def _improved(self, metrics: dict[str, float]) -> dict[str, Any] | None:
+        """The selection record when this evaluation beats the best so far (else None)."""
+        if self.select is None:
+            return None
+        key, mode = self.select
+        value = metrics.get(key)
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            return None
+        better = self._best_value is None or (value < self._best_value if mode == "min" else value > self._best_value)
+        if not better:
+            return None
+        self._best_value = float(value)
+        return {"metric": key, "value": float(value), "mode": mode, "step": self.state.step}
 
     def close(self) -> None:
         dist_utils.unwrap_ddp(self.method, self.wrapped)
         self.wrapped = []
         dist_utils.shutdown(self.dist)
+
+
+class _Clock:
+    """Training time summed over sessions, and running means of the logged values between log rows."""
+
+    def __init__(self, elapsed_before: float, step: int):
+        self.start = time.perf_counter()
+        self.before = elapsed_before
+        self.sums: dict[str, float] = defaultdict(float)
+        self.count = 0
+        self.last_time, self.last_step = self.start, step
+        self.last_logs: dict[str, float] = {}
+
+    def elapsed(self) -> float:
+        return self.before + time.perf_counter() - self.start
+
+    def add(self, logs: dict[str, float]) -> None:
+        for k, v in logs.items():
+            self.sums[k] += float(v)
+        self.count += 1
+
+    def flush(self, step: int) -> tuple[dict[str, float], float]:
+        now = time.perf_counter()
+        self.last_logs = {k: v / max(self.count, 1) for k, v in self.sums.items()}
+        rate = (step - self.last_step) / max(now - self.last_time, 1e-9)
+        self.sums.clear()
+        self.count, self.last_time, self.last_step = 0, now, step
+        return self.last_logs, rate
 
 
 class _Progress:

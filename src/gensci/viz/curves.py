@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from gensci.viz.figures import plt, save_figure
 
 SKIP = {"step", "kind", "time", "lr", "steps_per_s", "samples_per_s", "eval_seconds", "non_finite_grads"}
 
@@ -40,6 +37,4 @@ def plot_training_curves(history: list[dict], path: Path) -> Path | None:
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, tight=False)

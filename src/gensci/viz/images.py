@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from gensci.viz.figures import plt, save_figure
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -46,11 +43,7 @@ def _tile(x: np.ndarray, nrow: int) -> np.ndarray:
 
 
 def _save(fig, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def _show(canvas: np.ndarray, path, scale: float = 2.0, labels_left=None, titles=None, tile=None, title=""):

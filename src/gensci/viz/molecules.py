@@ -11,14 +11,11 @@ import io
 import math
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from gensci.metrics.molecules import as_molecule, build_rdkit_mol, infer_bonds  # noqa: E402
+from gensci.metrics.molecules import as_molecule, build_rdkit_mol, infer_bonds
+from gensci.viz.figures import plt, save_figure
 
 # Jmol CPK colours (jmol.sourceforge.net/jscolors); hydrogen light grey so it shows on white.
 CPK_COLOURS = {
@@ -122,7 +119,7 @@ def molecule_grid(molecules, path, ncols: int = 4, titles=None, mode: str = "3d"
             if title:
                 ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return save_figure(fig, path, dpi=120, tight=False)
 
 
 def chain_gif(positions_seq, atom_types, path, fps: int = 10, hold_last: int = 10) -> Path:
@@ -172,11 +169,3 @@ def figure_to_image(fig, dpi: int = 100) -> Image.Image:
     plt.close(fig)
     buf.seek(0)
     return Image.open(buf).convert("RGB")
-
-
-def save_figure(fig, path, dpi: int = 120) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, facecolor="white")
-    plt.close(fig)
-    return path

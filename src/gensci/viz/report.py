@@ -6,10 +6,23 @@ import base64
 import html
 import json
 import mimetypes
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from gensci.files import atomic_write
 from gensci.viz.curves import plot_training_curves
+
+
+@dataclass
+class ReportSection:
+    """One block of report.html: a heading, optional prose/HTML, figures (PNG/GIF paths), a metric table."""
+
+    title: str
+    text: str = ""
+    figures: list[Path] = field(default_factory=list)
+    table: dict[str, Any] | None = None
+    columns: list[str] | None = None  # for a table whose values are rows (dict of dicts)
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -70,8 +83,6 @@ def page(title: str, subtitle: str, sections: Iterable) -> str:
 
 
 def write_run_report(run, metrics: dict[str, Any], extra_sections: list) -> Path:
-    from gensci.workflows.base import ReportSection
-
     cfg = run.config
     history = run.history()
     train_rows = [r for r in history if r.get("kind") == "train"]
@@ -86,7 +97,6 @@ def write_run_report(run, metrics: dict[str, Any], extra_sections: list) -> Path
     if curves:
         sections.append(ReportSection("Training", "Loss terms per logged step and periodic evaluations (EMA weights).", [curves]))
     sections.append(ReportSection("Configuration", f"<pre>{html.escape(cfg.to_yaml())}</pre>"))
-    out = run.path / "report.html"
-    out.write_text(page(f"gensci report: {cfg.name}", subtitle, sections))
-    (run.path / "evaluation.json").write_text(json.dumps(metrics, indent=2))
+    out = atomic_write(run.path / "report.html", page(f"gensci report: {cfg.name}", subtitle, sections))
+    atomic_write(run.path / "evaluation.json", json.dumps(metrics, indent=2))
     return out

@@ -1,13 +1,15 @@
 """A run directory, and the Workflow protocol that turns a run into samples, metrics and a report.
 
-Each data set class names its `domain`; registry.WORKFLOWS maps the domain to a
-Workflow. Workflows are wiring: they may import data, methods, metrics and viz.
+Each data set's `spec(config)` names its domain; registry.WORKFLOWS maps the domain to a Workflow.
+A workflow asks a method what it can do through `capabilities` and passes sampling options with the
+call (`SamplingOptions`); it never reads or rewrites a method's config. Workflows are wiring: they
+may import data, methods, metrics and viz.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,14 @@ from typing import Any
 import torch
 
 from gensci.config import ExperimentConfig, load_config
-from gensci.data.base import DataSplits
-from gensci.methods.base import Method
+from gensci.data.base import DataSplits, ranges_as_info
+from gensci.errors import UserError
+from gensci.methods.base import Method, SamplingOptions
+from gensci.spec import DataSpec, check_fit
+from gensci.viz.report import ReportSection
+
+__all__ = ["EvalOptions", "ReportSection", "Run", "SampleOptions", "Workflow", "build_method", "check_run_fits",
+           "data_spec", "load_data", "workflow_for"]
 
 
 @dataclass
@@ -30,6 +38,12 @@ class SampleOptions:
     class_label: int | None = None  # class-conditional sampling
     seed: int = 0
     batch_size: int | None = None
+    sampler: str | None = None  # a sampler name from the diffusion toolkit
+    max_tries: int = 100  # with until_stable: give up after this many chains
+    checkpoint: str = "auto"  # "best", "last", or "auto" (best when the run kept one)
+
+    def sampling(self) -> SamplingOptions:
+        return SamplingOptions(self.steps, self.sampler, self.batch_size)
 
 
 @dataclass
@@ -38,17 +52,14 @@ class EvalOptions:
     steps: int | None = None
     seed: int = 0
     batch_size: int | None = None
+    sampler: str | None = None
+    checkpoint: str = "auto"
 
-
-@dataclass
-class ReportSection:
-    """One block of report.html: a heading, optional prose/HTML, figures (PNG/GIF paths), a metric table."""
-
-    title: str
-    text: str = ""
-    figures: list[Path] = field(default_factory=list)
-    table: dict[str, Any] | None = None
-    columns: list[str] | None = None  # for a table whose values are rows (dict of dicts)
+    def sampling(self, eval_config=None) -> SamplingOptions:
+        """Options given here, else the run's eval section (sampling_steps, batch_size)."""
+        steps = self.steps or (eval_config.sampling_steps if eval_config is not None else None)
+        batch = self.batch_size or (eval_config.batch_size if eval_config is not None else None)
+        return SamplingOptions(steps, self.sampler, batch)
 
 
 class Run:
@@ -57,7 +68,7 @@ class Run:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not (self.path / "config.yaml").exists():
-            raise FileNotFoundError(f"{self.path} is not a run directory (no config.yaml)")
+            raise UserError(f"{self.path} is not a run directory (no config.yaml); give a run made by `gensci train`")
 
     @cached_property
     def config(self) -> ExperimentConfig:
@@ -85,18 +96,32 @@ class Run:
             return []
         return [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
 
-    def method(self, ema: bool = True, device: str | torch.device | None = None) -> Method:
-        """The trained method from the last checkpoint (EMA weights when the run kept them), in eval mode."""
+    def checkpoint_path(self, which: str = "auto") -> Path:
+        """checkpoints/best.pt (kept by periodic evaluation) or last.pt; "auto": best when it exists."""
+        if which not in ("auto", "best", "last"):
+            raise UserError(f"--checkpoint {which!r}: expected best, last or auto")
+        best, last = self.checkpoints / "best.pt", self.checkpoints / "last.pt"
+        if which == "best" and not best.exists():
+            raise UserError(f"{self.path} has no best.pt (kept only when training evaluates periodically); "
+                            "use --checkpoint last")
+        return best if which == "best" or (which == "auto" and best.exists()) else last
+
+    def method(self, ema: bool = True, device: str | torch.device | None = None, checkpoint: str = "auto") -> Method:
+        """The trained method from a checkpoint (EMA weights when the run kept them), in eval mode.
+        `self.loaded_from` then says which checkpoint (file, step) it came from."""
         from gensci.train.checkpoint import load_checkpoint
         from gensci.train.devices import resolve_device
 
-        ckpt = load_checkpoint(self.checkpoints / "last.pt")
+        path = self.checkpoint_path(checkpoint)
+        ckpt = load_checkpoint(path)
         method = build_method(self.config, ckpt["info"])
         state = ckpt["ema"] if ema and ckpt.get("ema") is not None else ckpt["method"]
         method.load_state_dict(state)
+        step = (ckpt.get("state") or {}).get("step")
+        self.loaded_from = f"{path.relative_to(self.path)}" + (f" (step {step})" if step is not None else "")
         return method.to(resolve_device(device or self.config.train.device)).eval()
 
-    @property
+    @cached_property
     def workflow(self) -> "Workflow":
         return workflow_for(self.config)
 
@@ -106,12 +131,19 @@ class Workflow:
 
     domain: str = ""
 
+    def __init__(self) -> None:
+        self.messages: list[str] = []  # what the command line should tell the user (one line each)
+
     def prepare(self, data: DataSplits, config: ExperimentConfig) -> None:
         """One-off work before training (e.g. a reference network), kept out of the time budget."""
 
     def periodic_eval(self, method: Method, data: DataSplits, config: ExperimentConfig) -> dict[str, float]:
         """Quick measurements logged during training (on the EMA method); keep it to seconds."""
         return {}
+
+    def selection(self, config: ExperimentConfig) -> tuple[str, str] | None:
+        """(metric of periodic_eval, "min" | "max") by which training keeps checkpoints/best.pt, or None."""
+        return None
 
     def sample(self, run: Run, options: SampleOptions) -> list[Path]:
         raise NotImplementedError(f"sampling is not available for {self.domain} runs")
@@ -138,10 +170,31 @@ class Workflow:
         return []
 
 
-def load_data(config: ExperimentConfig) -> DataSplits:
+def data_spec(config: ExperimentConfig) -> DataSpec:
+    """What the configured data set provides (cheap: nothing is loaded)."""
     from gensci.registry import DATASETS
 
-    return DATASETS.get(config.data.name).load(config.data)
+    return DATASETS.get(config.data.name).spec(config.data)
+
+
+def check_run_fits(config: ExperimentConfig) -> None:
+    """The method's requirements against the data set's spec: a ContractError line naming the key."""
+    from gensci.registry import METHODS
+
+    method_cls = METHODS.get(config.method.name)
+    check_fit(data_spec(config), method_cls.requires(config.method), config.data.name, config.method.name)
+
+
+def load_data(config: ExperimentConfig) -> DataSplits:
+    """The data splits with their spec attached and their value ranges in info["value_ranges"]."""
+    from gensci.registry import DATASETS
+
+    spec = data_spec(config)
+    splits = DATASETS.get(config.data.name).load(config.data)
+    splits.spec = spec
+    if spec.ranges:
+        splits.info = {**splits.info, "value_ranges": ranges_as_info(spec)}
+    return splits
 
 
 def build_method(config: ExperimentConfig, info: dict[str, Any]) -> Method:
@@ -151,9 +204,9 @@ def build_method(config: ExperimentConfig, info: dict[str, Any]) -> Method:
 
 
 def workflow_for(config: ExperimentConfig) -> Workflow:
-    from gensci.registry import DATASETS, WORKFLOWS
+    from gensci.registry import WORKFLOWS
 
-    return WORKFLOWS.get(DATASETS.get(config.data.name).domain)()
+    return WORKFLOWS.get(data_spec(config).domain)()
 
 
 def _mkdir(p: Path) -> Path:

@@ -24,7 +24,8 @@ import torch
 
 from gensci.config import ExperimentConfig
 from gensci.data.base import DataSplits
-from gensci.methods.base import Method
+from gensci.errors import UserError
+from gensci.methods.base import Method, SamplingOptions
 from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, Workflow
 
 HEADLINE = ("fd_local", "kd_local", "coverage", "duplicate_rate", "mode_collapse", "class_accuracy", "elbo", "anomaly_auroc")
@@ -72,7 +73,7 @@ def is_conditional(method: Method) -> bool:
 
 
 @torch.no_grad()
-def draw(method: Method, n: int, seed: int = 0, batch_size: int = 250, class_label: int | None = None):
+def draw(method: Method, n: int, seed: int = 0, options: SamplingOptions | None = None, class_label: int | None = None):
     """n samples on the CPU: (x [n, C, H, W], labels [n] or None). Conditional models get `class_label`
     for all, else labels cycling over the classes; one seeded CPU generator makes it reproducible."""
     g = torch.Generator().manual_seed(seed)
@@ -81,15 +82,11 @@ def draw(method: Method, n: int, seed: int = 0, batch_size: int = 250, class_lab
         k = int(method.info["n_classes"])
         if class_label is not None and not 0 <= class_label < k:
             names = method.info.get("class_names") or list(range(k))
-            raise ValueError(f"--class {class_label}: this model has classes 0..{k - 1} ({', '.join(map(str, names))})")
+            raise UserError(f"--class {class_label}: this model has classes 0..{k - 1} ({', '.join(map(str, names))})")
         labels = torch.full((n,), class_label) if class_label is not None else torch.arange(n) % k
     elif class_label is not None:
-        raise ValueError("--class needs a class-conditional model (e.g. preset galaxy-acgan, or method.conditional=true)")
-    xs = []
-    for start in range(0, n, batch_size):
-        cond = labels[start : start + batch_size] if labels is not None else None
-        xs.append(method.sample(min(batch_size, n - start), condition=cond, generator=g)["x"].float().cpu())
-    return torch.cat(xs), labels
+        raise UserError("--class needs a class-conditional model (e.g. preset galaxy-acgan, or method.conditional=true)")
+    return method.sample(n, condition=labels, generator=g, options=options)["x"].float().cpu(), labels
 
 
 def images_of(split, classes=None, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -139,37 +136,39 @@ class ImageWorkflow(Workflow):
 
         n = min(config.eval.periodic_n_samples, 200)
         real, _ = images_of(data.valid, trained_classes(data.info), n)
-        fake, _ = draw(method, len(real), seed=0, batch_size=config.eval.batch_size)
+        fake, _ = draw(method, len(real), seed=0, options=SamplingOptions(batch_size=config.eval.batch_size))
         net = reference_net(data, config)
         fr, ff = features(net, real), features(net, fake)
         out = {"kd_local": kernel_distance(ff, fr)}
         if len(real) > 5:
             out["coverage"] = prdc(fr, ff)["coverage"]
-        if hasattr(method, "elbo"):
+        if "elbo" in method.capabilities:
             out["elbo"] = float(method.elbo(real.to(method.device), generator=torch.Generator().manual_seed(0)).mean())
         return out
 
     def evaluate(self, run: Run, options: EvalOptions) -> dict[str, Any]:
         from gensci.metrics.images import image_metrics
 
-        method, data, cfg = run.method(), run.data, run.config
+        method, data, cfg = run.method(checkpoint=options.checkpoint), run.data, run.config
         n = options.n or cfg.eval.n_samples
-        fake, labels = draw(method, n, options.seed, options.batch_size or cfg.eval.batch_size)
+        sampling = options.sampling(cfg.eval)
+        fake, labels = draw(method, n, options.seed, sampling)
         real, _ = images_of(data.test, trained_classes(data.info))
         net = reference_net(data, cfg)
         metrics = image_metrics(fake, real, net, labels=labels)
         metrics["reference_accuracy"] = net.test_accuracy
-        if hasattr(method, "elbo"):
-            metrics.update(vae_metrics(method, data, options.seed, options.batch_size or cfg.eval.batch_size))
+        metrics |= method.describe_sampling(sampling)
+        if "elbo" in method.capabilities:
+            metrics.update(vae_metrics(method, data, options.seed, sampling.batch_size or cfg.eval.batch_size))
         return {k: v for k, v in metrics.items() if not (isinstance(v, float) and np.isnan(v))}
 
     def sample(self, run: Run, options: SampleOptions) -> list[Path]:
         """An npz (images float32 [n, C, H, W] in [0, 1], labels for conditional models) and a PNG grid."""
         from gensci.viz.images import grid_per_class, image_grid
 
-        method = run.method()
+        method = run.method(checkpoint=options.checkpoint)
         n = options.n or 64
-        x, labels = draw(method, n, options.seed, options.batch_size or run.config.eval.batch_size, options.class_label)
+        x, labels = draw(method, n, options.seed, options.sampling(), options.class_label)
         stem = "samples" if options.class_label is None else f"samples_class{options.class_label}"
         out = Path(options.out) if options.out is not None else run.samples_dir / f"{stem}.npz"
         if out.is_dir() or out.suffix == "":
@@ -203,7 +202,7 @@ class ImageWorkflow(Workflow):
             grid = image_grid(fake[:64], fig / "samples.png", title="samples")
         real_grid = grid_per_class(real, real_y, names, fig / "real_per_class.png", title="real test images")
         sections.append(ReportSection("Samples", "Generated (top) and real (bottom) images.", [grid, real_grid]))
-        if hasattr(method, "interpolate"):
+        if "interpolate" in method.capabilities:
             x = real[:8].to(method.device)
             pairs = torch.stack([x, method.reconstruct(x)], 1).flatten(0, 1).cpu()
             recon = image_grid(pairs, fig / "reconstructions.png", nrow=8, title="real / reconstruction (pairs)")

@@ -79,7 +79,7 @@ def evaluate_dataset(split: str = "train", limit: int | None = None, remove_h: b
     bond-length distributions with the training split's.
     """
     if split not in qm9.SPLIT_SIZES:
-        raise ValueError(f"unknown split {split!r}; choices: {', '.join(qm9.SPLIT_SIZES)}")
+        raise UserError(f"unknown split {split!r}; choices: {', '.join(qm9.SPLIT_SIZES)}")
     start = time.perf_counter()
     molecules = qm9_molecules(split, limit, remove_h)
     cached = _cache_path(f"train_smiles_{_tag(remove_h)}.txt").exists()

@@ -18,12 +18,12 @@ import torch
 from gensci.config import ExperimentConfig
 from gensci.data.base import DataSplits
 from gensci.data.molecule_io import Molecule, read_molecules, write_sdf, write_xyz
-from gensci.methods.base import Method
+from gensci.errors import UserError
+from gensci.methods.base import Method, SamplingOptions
 from gensci.metrics.molecules import check_stability, evaluate_molecules
 from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, Workflow
 
 PERIODIC_STEPS = 100  # strided sampler during training: quick, and a lower bound on the 1000-step quality
-MAX_CHAIN_TRIES = 10  # sample --chain --until-stable gives up after this many chains
 NLL_MOLECULES = 1000  # test molecules for the NLL estimate (at most)
 PUBLISHED = {  # EDM Table 1 / Table 2 (1000 sampling steps); QM9 data: the "Data" rows
     "nll": {"QM9 data": None, "EDM (paper)": -110.7},
@@ -39,56 +39,69 @@ class MoleculeWorkflow(Workflow):
     domain = "molecules"
 
     def periodic_eval(self, method: Method, data: DataSplits, config: ExperimentConfig) -> dict[str, float]:
-        """Stability and validity of config.eval.periodic_n_samples molecules from a 100-step strided sampler
-        (same seed every time, so the curve shows the model changing, not the noise)."""
-        steps = min(PERIODIC_STEPS, method.config.timesteps)
-        samples = method.sample(config.eval.periodic_n_samples, generator=_generator(method, config.seed), steps=steps)
+        """Stability and validity of config.eval.periodic_n_samples molecules from a strided sampler of
+        PERIODIC_STEPS steps (same seed every time, so the curve shows the model changing, not the noise), and
+        for methods with a likelihood the validation NLL (the selection metric for checkpoints/best.pt)."""
+        options = periodic_options(method)
+        samples = method.sample(config.eval.periodic_n_samples, generator=_generator(method, config.seed),
+                                options=options)
         result = evaluate_molecules(to_molecules(samples, data.info["atom_types"]))
-        return {k: result[k] for k in ("atom_stability", "molecule_stability", "validity", "validity_x_uniqueness")}
+        out = {k: result[k] for k in ("atom_stability", "molecule_stability", "validity", "validity_x_uniqueness")}
+        if "log_likelihood" in method.capabilities:
+            out["val_nll"] = split_nll(method, data.valid, config.eval.periodic_n_samples, config.seed)
+        return out
+
+    def selection(self, config: ExperimentConfig) -> tuple[str, str] | None:
+        return ("val_nll", "min")
 
     def evaluate(self, run: Run, options: EvalOptions) -> dict[str, Any]:
         """EDM's molecule validation of n sampled molecules (same keys as metrics.molecules.evaluate_molecules,
         novelty and distributions against QM9 train) plus the test-split NLL and the sampling cost."""
-        method, info = run.method(), run.data.info
+        method, info = run.method(checkpoint=options.checkpoint), run.data.info
         n = options.n or run.config.eval.n_samples
-        steps = options.steps or run.config.eval.sampling_steps or method.config.sampling_steps
-        if options.batch_size:
-            method.config.sample_batch_size = options.batch_size
+        sampling = options.sampling(run.config.eval)
         start = time.perf_counter()
-        samples = method.sample(n, generator=_generator(method, options.seed), steps=steps)
+        samples = method.sample(n, generator=_generator(method, options.seed), options=sampling)
         seconds = time.perf_counter() - start
         molecules = to_molecules(samples, info["atom_types"])
-        write_sdf(run.samples_dir / "evaluation_samples.sdf", molecules)
+        described = method.describe_sampling(sampling)
+        write_sdf(run.samples_dir / evaluation_name(n, described, options.seed, ".sdf"), molecules)
         smiles_ref, stats_ref = _references(info)
         result = evaluate_molecules(molecules, smiles_ref, stats_ref)
-        result["nll"] = test_nll(method, run.data, min(NLL_MOLECULES, n), options.seed)
-        result |= {"sampling_steps": steps or method.config.timesteps, "n_molecules": n,
-                   "seconds_per_molecule": seconds / n, "device": str(method.device)}
+        if "log_likelihood" in method.capabilities:
+            result["nll"] = split_nll(method, run.data.test, min(NLL_MOLECULES, n), options.seed)
+        result |= described | {"n_molecules": n, "seconds_per_molecule": seconds / n, "device": str(method.device),
+                               "checkpoint": run.loaded_from}
         return result
 
     def sample(self, run: Run, options: SampleOptions) -> list[Path]:
         """n molecules as SDF + XYZ, or with options.chain the denoising trajectory as PNG strip + GIF."""
-        method = run.method()
+        method = run.method(checkpoint=options.checkpoint)
         generator = _generator(method, options.seed)
-        if options.batch_size:
-            method.config.sample_batch_size = options.batch_size
         if options.chain:
             return self._chain(run, method, options, generator)
-        samples = method.sample(options.n or 100, generator=generator, steps=options.steps)
+        samples = method.sample(options.n or 100, generator=generator, options=options.sampling())
         molecules = to_molecules(samples, run.data.info["atom_types"])
         base = _out_base(options.out, run.samples_dir / "samples")
         return [write_sdf(base.with_suffix(".sdf"), molecules), write_xyz(base.with_suffix(".xyz"), molecules)]
 
     def _chain(self, run: Run, method: Method, options: SampleOptions, generator) -> list[Path]:
+        if "chain" not in method.capabilities:
+            raise UserError(f"method {run.config.method.name} has no denoising chain to show")
         types = run.data.info["atom_types"]
-        for attempt in range(1, (MAX_CHAIN_TRIES if options.until_stable else 1) + 1):
-            chain = method.chain(100, steps=options.steps, generator=generator)
+        tries = options.max_tries if options.until_stable else 1
+        if tries < 1:
+            raise UserError(f"--max-tries must be at least 1, got {tries}")
+        for attempt in range(1, tries + 1):
+            chain = method.chain(100, generator=generator, options=options.sampling())
             frames = to_molecules(chain, types)
             stable = bool(check_stability(frames[-1].positions, frames[-1].atom_types)[0])
             if stable or not options.until_stable:
                 break
         base = _out_base(options.out, run.samples_dir / "chain")
         note = f"{'stable' if stable else 'not stable'} after {attempt} chain(s)"
+        self.messages.append(f"chain: final molecule {note}" + ("" if stable or not options.until_stable else
+                             f"; gave up after --max-tries {tries} (raise it, or train longer)"))
         paths = write_chain(frames, chain["t"].tolist(), base, note)
         return paths + [write_xyz(base.with_suffix(".xyz"), frames)]
 
@@ -98,16 +111,15 @@ class MoleculeWorkflow(Workflow):
         figures = run.figures_dir
         method, types = run.method(), run.data.info["atom_types"]
         steps = metrics.get("sampling_steps") or run.config.eval.sampling_steps
-        saved = run.samples_dir / "evaluation_samples.sdf"
-        molecules = read_molecules(saved)[:12] if saved.exists() else to_molecules(
-            method.sample(12, generator=_generator(method, 0), steps=steps), types)
+        sampling = SamplingOptions(steps=steps if "steps" in method.sampling_options else None)
+        molecules = to_molecules(method.sample(12, generator=_generator(method, 0), options=sampling), types)
         titles = [f"{m.n_atoms} atoms, {'stable' if check_stability(m.positions, m.atom_types)[0] else 'unstable'}"
                   for m in molecules]
         grid = molecule_grid(molecules, figures / "molecules_grid.png", ncols=4, titles=titles)
-        chain = method.chain(60, steps=steps, generator=_generator(method, 0))
+        chain = method.chain(60, generator=_generator(method, 0), options=sampling)
         strip, gif = write_chain(to_molecules(chain, types), chain["t"].tolist(), figures / "chain", "")
         table = {k: {"this run": metrics.get(k), **PUBLISHED[k]} for k in HEADLINE}
-        text = (f"{metrics.get('n_molecules', '?')} molecules sampled with {steps or method.config.timesteps} "
+        text = (f"{metrics.get('n_molecules', '?')} molecules sampled with {steps} "
                 f"steps ({metrics.get('seconds_per_molecule', float('nan')):.3g} s per molecule on "
                 f"{metrics.get('device', 'cpu')}); NLL in nats on {min(NLL_MOLECULES, len(run.data.test))} test "
                 "molecules. Published EDM figures use 1000 sampling steps and ~1,100 epochs of training.")
@@ -132,16 +144,34 @@ def to_molecules(samples: dict[str, torch.Tensor], atom_types: list[str]) -> lis
     return out
 
 
-def test_nll(method: Method, data: DataSplits, n: int, seed: int, batch_size: int = 100) -> float:
-    """Mean -log p(x, h, N) (nats) over the first n test molecules, one VLB sample each."""
+def periodic_options(method: Method) -> SamplingOptions:
+    """A strided sampler of at most PERIODIC_STEPS steps, for methods that take a step count."""
+    if "steps" not in method.sampling_options:
+        return SamplingOptions()
+    full = method.describe_sampling(SamplingOptions()).get("sampling_steps") or PERIODIC_STEPS
+    return SamplingOptions(steps=min(PERIODIC_STEPS, int(full)))
+
+
+def split_nll(method: Method, split, n: int, seed: int, batch_size: int = 100) -> float:
+    """Mean -log p(x, h, N) (nats) over a seeded random subset of n molecules of a split (all when n >= its
+    size). Random, not the first n: the splits are in index order and the first molecules are the smallest
+    (QM9 test: mean 15.8 atoms in the first 1,000 against 18.0 overall), which biases the NLL."""
+    rows = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:n].sort().values.tolist()
     generator = _generator(method, seed)
     total, count = 0.0, 0
-    for start in range(0, min(n, len(data.test)), batch_size):
-        batch = data.test.__getitems__(list(range(start, min(start + batch_size, n, len(data.test)))))[0]
+    for start in range(0, len(rows), batch_size):
+        batch = split.__getitems__(rows[start : start + batch_size])[0]
         batch = {k: v.to(method.device) for k, v in batch.items()}
         nll = method.log_likelihood(batch, generator=generator)
         total, count = total + float(nll.sum()), count + len(nll)
     return total / max(count, 1)
+
+
+def evaluation_name(n: int, described: dict, seed: int, suffix: str) -> str:
+    """A per-evaluation output name (two evaluations of one run never overwrite each other's samples)."""
+    parts = [f"evaluation_n{n}", described.get("sampler"), described.get("sampling_steps") and
+             f"steps{described['sampling_steps']}", f"seed{seed}"]
+    return "_".join(str(p) for p in parts if p) + suffix
 
 
 def write_chain(frames: list[Molecule], times: list[float], base: Path, note: str = "") -> list[Path]:

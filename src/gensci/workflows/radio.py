@@ -19,6 +19,7 @@ from gensci.data.radio import load_traces, unscale
 from gensci.metrics.radio import bandpass_baseline, peak_accuracy, nmse, radio_metrics
 from gensci.methods.base import Method
 from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, Workflow
+from gensci.errors import UserError
 
 METRIC_NOTES = {
     "peak_accuracy": "pulse maximum within ±2% of the trace (±10 samples) of the true one",
@@ -42,7 +43,7 @@ class RadioWorkflow(Workflow):
 
     def evaluate(self, run: Run, options: EvalOptions) -> dict[str, Any]:
         items = _head(run.data.test, options.n or run.config.eval.n_samples)
-        method = run.method()
+        method = run.method(checkpoint=options.checkpoint)
         recovered = method.denoise(items["input"], options.batch_size or run.config.eval.batch_size)
         return measure(recovered, items, run.data.info)
 
@@ -53,7 +54,7 @@ class RadioWorkflow(Workflow):
             items = load_traces(options.input, getattr(run.config.data, "trace_length", None))
         else:
             items = _head(run.data.test, options.n or len(run.data.test))
-        recovered = run.method().denoise(items["input"], options.batch_size or run.config.eval.batch_size)
+        recovered = run.method(checkpoint=options.checkpoint).denoise(items["input"], options.batch_size or run.config.eval.batch_size)
         arrays = {"recovered": recovered, "traces": items["input"], "scale": items["scale"], "offset": items["offset"]}
         arrays["recovered_physical"] = unscale(recovered, items["scale"], items["offset"])
         arrays["traces_physical"] = unscale(items["input"], items["scale"], items["offset"])
@@ -106,7 +107,7 @@ class RadioWorkflow(Workflow):
 def measure(recovered: torch.Tensor, items: dict[str, torch.Tensor], info: dict[str, Any]) -> dict[str, Any]:
     """Network metrics and, as baseline_*, the band-pass filter's, for scaled `recovered` [N, 1, L]."""
     if "target" not in items:
-        raise ValueError("measuring needs the true signals (items without 'target')")
+        raise UserError("measuring needs the true signals (items without 'target')")
     rec, true, noisy = _physical(recovered, items)
     signal = items["is_signal"].numpy()
     base = bandpass_baseline(noisy, info["sampling_rate_mhz"], info["band_mhz"])
