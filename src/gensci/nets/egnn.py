@@ -22,14 +22,12 @@ concatenating version, kept for tests and benchmarks.
 
 from __future__ import annotations
 
-import shutil
-from functools import cache
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gensci.nets.graph import EdgeList, compiled, pair_mlp
 from gensci.ops.masks import edge_mask, gather_nodes, real_first, scatter_nodes, size_groups
 
 
@@ -98,8 +96,8 @@ class EGNN(nn.Module):
     def forward(self, h: Tensor, x: Tensor, node_mask: Tensor) -> tuple[Tensor, Tensor]:
         mask = node_mask.bool()
         if self.impl == "edges":
-            graph = _EdgeList(mask)
-            run = _compiled_run() if self.compile else EGNN._run
+            graph = EdgeList(mask)
+            run = compiled(EGNN._run) if self.compile else EGNN._run
             h_out, x_out = run(self, graph, graph.pack(h), graph.pack(x))
             return graph.unpack(h_out, mask.shape), graph.unpack(x_out, mask.shape)
         if self.impl == "dense":
@@ -122,11 +120,11 @@ class EGNN(nn.Module):
             d, diff = graph.radial(x, self.norm_constant)
             e = torch.cat([d, d0], -1)
             for gcl in block.gcls:
-                m = _pair_mlp(gcl.edge_mlp, graph, h, e)
+                m = pair_mlp(gcl.edge_mlp, graph, h, e)
                 w = torch.sigmoid(gcl.att_mlp(m)) if gcl.att_mlp is not None else None
                 agg = self._aggregate(graph, m, w)
                 h = graph.mask(h + gcl.node_mlp(torch.cat([h, agg.to(h.dtype)], -1)))
-            s = _pair_mlp(block.coord_mlp, graph, h, e).to(x.dtype)
+            s = pair_mlp(block.coord_mlp, graph, h, e).to(x.dtype)
             s = torch.tanh(s) * self.coords_range if self.tanh else s
             x = graph.mask(x + self._aggregate(graph, diff, s))
         return graph.mask(self.embedding_out(h)), x
@@ -136,64 +134,6 @@ class EGNN(nn.Module):
         if self.aggregation == "mean":
             return agg / graph.degree().clamp(min=1).to(agg.dtype)
         return agg / self.normalization_factor
-
-
-@cache
-def _compiled_run():
-    # torch.compile of the unbound method: one compiled graph serves every EGNN instance (training model, EMA copy)
-    # and nothing compiled is stored on the module (state_dict and deepcopy stay plain)
-    if not any(shutil.which(c) for c in ("g++", "c++", "clang++", "cl")):
-        raise RuntimeError("EGNN compile=True needs a C++ compiler for torch.compile on CPU (g++ or clang++); "
-                           "install one or turn compilation off (method.compile=false)")
-    # Dynamo's DDP optimiser splits the graph at gradient-bucket boundaries and fails on this dynamic-shape graph
-    # ("'float' object has no attribute 'meta'" under torchrun, torch 2.13); the model fits one bucket anyway
-    torch._dynamo.config.optimize_ddp = False
-    return torch.compile(EGNN._run, dynamic=True)
-
-
-def _pair_mlp(mlp: nn.Sequential, graph, h: Tensor, e: Tensor) -> Tensor:
-    """mlp(cat[h_i, h_j, e_ij]) with the first Linear split into per-atom and per-pair parts (same function)."""
-    first, hidden = mlp[0], h.shape[-1]
-    w = first.weight
-    ab = F.linear(h, torch.cat([w[:, :hidden], w[:, hidden : 2 * hidden]]))
-    a, b = ab.chunk(2, dim=-1)
-    pre = graph.pairs(a, b) + F.linear(e.to(ab.dtype), w[:, 2 * hidden :], first.bias)
-    return mlp[1:](pre)
-
-
-class _EdgeList:
-    """Real atoms packed to [M, .], real pairs i != j as an edge list (row sorted)."""
-
-    def __init__(self, mask: Tensor):
-        self.flat = mask.reshape(-1).nonzero().squeeze(1)
-        pos = torch.cumsum(mask.reshape(-1).long(), 0).reshape(mask.shape) - 1
-        b, i, j = edge_mask(mask).nonzero(as_tuple=True)
-        self.row, self.col, self.n = pos[b, i], pos[b, j], len(self.flat)
-
-    def pack(self, v: Tensor) -> Tensor:
-        return v.reshape(-1, v.shape[-1])[self.flat]
-
-    def unpack(self, v: Tensor, shape) -> Tensor:
-        out = v.new_zeros(shape[0] * shape[1], v.shape[-1])
-        return out.index_copy(0, self.flat, v).reshape(*shape, v.shape[-1])
-
-    def pairs(self, a: Tensor, b: Tensor) -> Tensor:
-        return a[self.row] + b[self.col]
-
-    def radial(self, x: Tensor, norm_constant: float) -> tuple[Tensor, Tensor]:
-        diff = x[self.row] - x[self.col]
-        d = (diff**2).sum(-1, keepdim=True)
-        return d, diff / (torch.sqrt(d + 1e-8) + norm_constant)
-
-    def sum(self, v: Tensor, w: Tensor | None) -> Tensor:
-        v = v if w is None else v * w.to(v.dtype)
-        return v.new_zeros(self.n, v.shape[-1]).index_add_(0, self.row, v)
-
-    def degree(self) -> Tensor:
-        return torch.bincount(self.row, minlength=self.n).unsqueeze(-1)
-
-    def mask(self, v: Tensor) -> Tensor:
-        return v  # every packed atom is real
 
 
 class _Dense:
