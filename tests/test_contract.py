@@ -13,6 +13,12 @@ QM9_INFO = {"atom_types": ["H", "C", "N", "O", "F"], "atomic_numbers": [1, 6, 7,
             "n_nodes_hist": {"3": 2, "4": 3, "5": 1}}
 
 
+BONDED_INFO = {"atom_types": ["H", "C", "N", "O", "F"], "charge_values": [-1, 0, 1],
+               "bond_types": ["none", "single", "double", "triple"], "max_n_atoms": 5,
+               "n_nodes_hist": {"3": 2, "4": 3, "5": 1}, "atom_type_marginals": [0.5, 0.35, 0.06, 0.08, 0.01],
+               "charge_marginals": [0.01, 0.98, 0.01], "bond_type_marginals": [0.8, 0.15, 0.04, 0.01]}
+
+
 def image_batch():
     return {"x": torch.rand(4, 3, 16, 16), "label": torch.tensor([0, 1, 2, 0])}
 
@@ -32,12 +38,34 @@ def molecule_batch():
     return {"positions": pos, "one_hot": one_hot, "charges": charges, "node_mask": mask}
 
 
+def bonded_molecule_batch():
+    g = torch.Generator().manual_seed(0)
+    batch = molecule_batch()
+    types = torch.where(batch["node_mask"].bool(), torch.randint(0, 5, (2, 5), generator=g), -1)
+    bonds = torch.randint(0, 4, (2, 5, 5), generator=g).triu(1)
+    real = batch["node_mask"].bool()
+    bonds = (bonds + bonds.transpose(1, 2)) * (real.unsqueeze(1) & real.unsqueeze(2))
+    charges = torch.tensor([[0, 1, 0, 0, 0], [0, -1, 0, 0, 0]])
+    return {"positions": batch["positions"], "node_mask": batch["node_mask"], "atom_types": types,
+            "formal_charges": charges, "bonds": bonds}
+
+
 CASES = {
     "dae": (RADIO_INFO, radio_batch, {}, {}),
     "vae": (IMAGE_INFO, image_batch, {"latent_dim": 4}, {}),
     "gan": (IMAGE_INFO, image_batch, {"objective": "acgan"}, {}),
     "edm": (QM9_INFO, molecule_batch, {"hidden_nf": 16, "n_layers": 1, "timesteps": 10}, {"options": SamplingOptions(steps=4)}),
+    "midi": (BONDED_INFO, bonded_molecule_batch, {"hidden_nf": 16, "message_nf": 8, "edge_nf": 8, "n_layers": 2},
+             {"options": SamplingOptions(steps=4)}),
 }
+
+
+@pytest.mark.parametrize("objective,self_condition", [("flow", True), ("diffusion", False), ("diffusion", True)])
+def test_midi_variants_contract(objective, self_condition):
+    info, batch, config, sample_kwargs = CASES["midi"]
+    cls = METHODS.get("midi")
+    config = cls.Config(**config, objective=objective, self_condition=self_condition)
+    check_method_contract(cls, info, batch(), config, sample_kwargs=sample_kwargs)
 
 
 def test_every_registered_method_has_a_case():

@@ -1,0 +1,254 @@
+"""MiDi-style joint generation of 3D molecules with bonds: coordinates, atom types, formal charges and bond orders.
+
+Vignac, Osman, Toni & Frossard, "MiDi: Mixed Graph and 3D Denoising Diffusion for Molecule Generation" (2023):
+an E(3)-equivariant network with edge features denoises all four modalities together and predicts the clean
+molecule. Two objectives train the same network (gensci.methods.midi_objectives):
+- `flow` (default): flow matching as SemlaFlow (Irwin, Tibo, Janet & Bjerrum, "SemlaFlow", 2024): equivariant-OT
+  prior, t ~ Beta(2, 1), discrete flow matching for the categoricals, ~100 Euler steps;
+- `diffusion`: MiDi's: Gaussian coordinates and marginal-transition categoricals, a cosine schedule with an exponent
+  per modality, ancestral sampling (MiDi uses 500 steps; gensci samples a strided subset exactly).
+Both use cross-entropy on the categoricals and MSE on the coordinates, weighted per modality (the objective's
+`loss_weights`). Network: gensci.nets.bond_egnn.BondEGNN. Optional self-conditioning (Chen et al. 2023; semla-flow
+`--self_condition`): half of the training steps first predict without it, then feed that prediction back.
+
+Batches: positions [B, N, 3] (Angstrom), node_mask [B, N], atom_types [B, N] (index into info["atom_types"], -1 on
+padding), formal_charges [B, N] (values in info["charge_values"]), bonds [B, N, N] (index into info["bond_types"]:
+0 none, 1 single, 2 double, 3 triple; symmetric). Samples: the same keys, padded to info["max_n_atoms"].
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import Tensor
+
+from gensci.config import MethodConfig, Section
+from gensci.errors import ContractError, UserError
+from gensci.methods.base import Method, SamplingOptions
+from gensci.methods.edm import n_atoms_distribution
+from gensci.methods.midi_objectives import Diffusion, FlowMatching, Molecules, Prediction
+from gensci.nets.bond_egnn import BondEGNN
+from gensci.ops.masks import edge_mask, remove_mean
+from gensci.ops.random import sample_categorical
+from gensci.spec import Requirements, TensorSpec
+
+# info keys holding the training split's class frequencies (MiDi's marginal transitions and prior)
+MARGINALS = {"types": "atom_type_marginals", "charges": "charge_marginals", "bonds": "bond_type_marginals"}
+QM9_COORDS_STD = 1.723299503326416  # semla-flow scriptutil.py QM9_COORDS_STD_DEV (Angstrom)
+
+
+class LossWeights(Section):
+    positions: float = Field(ge=0)
+    types: float = Field(ge=0)
+    charges: float = Field(ge=0)
+    bonds: float = Field(ge=0)
+
+
+class FlowConfig(Section):
+    """SemlaFlow's defaults (semla-flow train.py at 2f41e57 and its README for QM9)."""
+
+    time_alpha: float = Field(2.0, gt=0, description="t ~ Beta(time_alpha, time_beta); DEFAULT_TIME_ALPHA")
+    time_beta: float = Field(1.0, gt=0, description="DEFAULT_TIME_BETA")
+    coord_noise: float = Field(0.2, ge=0, description="noise std added to the interpolant (DEFAULT_COORD_NOISE_STD_DEV)")
+    equivariant_ot: bool = Field(True, description="permute + rotate the prior onto each molecule (DEFAULT_OPTIMAL_TRANSPORT)")
+    categorical_noise: float = Field(1.0, ge=0, description="eta of the discrete sampler (DEFAULT_CAT_SAMPLING_NOISE_LEVEL)")
+    # coordinates 1 (fixed in fm.py _loss), types 0.2 (DEFAULT_TYPE_LOSS_WEIGHT), charges 1 (DEFAULT_CHARGE_LOSS_WEIGHT),
+    # bonds 0.5 ("To train on QM9 we use a bond_loss_weight of 0.5", README)
+    loss_weights: LossWeights = LossWeights(positions=1.0, types=0.2, charges=1.0, bonds=0.5)
+
+
+class NuConfig(Section):
+    """MiDi's adaptive schedule exponents (paper sec. 4.2; configs/model/discrete.yaml nu: p 2.5, x 1, c 1, e 1.5)."""
+
+    positions: float = Field(2.5, gt=0)
+    types: float = Field(1.0, gt=0)
+    charges: float = Field(1.0, gt=0)
+    bonds: float = Field(1.5, gt=0)
+
+
+class DiffusionConfig(Section):
+    timesteps: int = Field(500, ge=1, description="MiDi configs/model/discrete.yaml diffusion_steps: 500")
+    nu: NuConfig = NuConfig()
+    # MiDi sec. 4.4 (lambda_train [3, 0.4, 1, 2] in configs/experiment/qm9_with_h_adaptive.yaml): "cross-validated"
+    loss_weights: LossWeights = LossWeights(positions=3.0, types=0.4, charges=1.0, bonds=2.0)
+
+
+class MiDiConfig(MethodConfig):
+    name: Literal["midi"] = "midi"
+    objective: Literal["flow", "diffusion"] = "flow"
+    hidden_nf: int = Field(128, ge=1, description="BondEGNN node width")
+    message_nf: int = Field(64, ge=1, description="pair message width")
+    edge_nf: int = Field(32, ge=1, description="edge (bond) state width")
+    n_layers: int = Field(6, ge=1)
+    n_rbf: int = Field(16, ge=2, description="radial basis functions of pair distances")
+    normalization_factor: float = Field(10.0, gt=0, description="message sums divided by this")
+    coord_scale: float = Field(QM9_COORDS_STD, gt=0, description="positions are divided by this (Angstrom)")
+    self_condition: bool = False
+    sampling_steps: int = Field(100, ge=1, description="network calls per sample unless --steps says otherwise")
+    compile: bool = Field(False, description="torch.compile the network (needs a C++ compiler)")
+    flow: FlowConfig = FlowConfig()
+    diffusion: DiffusionConfig = DiffusionConfig()
+
+
+class MiDi(Method):
+    """Joint equivariant generation of coordinates, atom types, formal charges and bonds (see the module docstring)."""
+
+    Config = MiDiConfig
+    capabilities = frozenset({"sample", "chain"})
+    sampling_options = frozenset({"steps"})
+    default_sample_batch = 100
+
+    @classmethod
+    def requires(cls, config: MiDiConfig) -> Requirements:
+        items = {"positions": TensorSpec(("N", 3)), "node_mask": TensorSpec(("N",)),
+                 "atom_types": TensorSpec(("N",), "int"), "formal_charges": TensorSpec(("N",), "int"),
+                 "bonds": TensorSpec(("N", "N"), "int")}
+        info = {"atom_types", "charge_values", "bond_types", "n_nodes_hist", "max_n_atoms"}
+        if config.objective == "diffusion":
+            info |= set(MARGINALS.values())
+        return Requirements(items, frozenset(info), frozenset({"molecules"}))
+
+    @classmethod
+    def sample_spec(cls, config: MiDiConfig, info: dict[str, Any]) -> dict[str, TensorSpec]:
+        n = int(info["max_n_atoms"])
+        return {"positions": TensorSpec((n, 3), "float", "Angstrom"),
+                "atom_types": TensorSpec((n,), "int", "index into info atom_types, -1 pad"),
+                "formal_charges": TensorSpec((n,), "int", "formal charge, 0 pad"),
+                "bonds": TensorSpec((n, n), "int", "index into info bond_types, 0 none/pad"),
+                "node_mask": TensorSpec((n,))}
+
+    def __init__(self, config: MiDiConfig, info: dict[str, Any]):
+        super().__init__(config, info)
+        self.atom_types, self.max_n_atoms = list(info["atom_types"]), int(info["max_n_atoms"])
+        self.sizes = {"types": len(self.atom_types), "charges": len(info["charge_values"]),
+                      "bonds": len(info["bond_types"])}
+        kt, kc, kb = self.sizes["types"], self.sizes["charges"], self.sizes["bonds"]
+        cond = 2 if config.self_condition else 1
+        self.net = BondEGNN(cond * (kt + kc) + 1, cond * kb, kt + kc, kb, config.hidden_nf, config.message_nf,
+                            config.edge_nf, config.n_layers, config.n_rbf, normalization_factor=config.normalization_factor,
+                            cond_coords=config.self_condition, compile=config.compile)
+        self.register_buffer("charge_values", torch.tensor([int(v) for v in info["charge_values"]]), persistent=False)
+        self.register_buffer("n_atoms_prob", n_atoms_distribution(info["n_nodes_hist"], self.max_n_atoms), False)
+        if config.objective == "flow":
+            self.objective = FlowMatching(config.flow, self.sizes)
+        else:
+            marginals = {k: torch.as_tensor(info[key], dtype=torch.float64) for k, key in MARGINALS.items()}
+            for k, m in marginals.items():
+                if m.shape != (self.sizes[k],) or (m < 0).any() or m.sum() <= 0:
+                    raise ContractError(f"info {MARGINALS[k]!r} must hold {self.sizes[k]} non-negative frequencies")
+            self.objective = Diffusion(config.diffusion, self.sizes, marginals)
+
+    # ---- data <-> model units ----------------------------------------------------------------
+    def encode(self, batch: dict[str, Tensor]) -> Molecules:
+        mask = batch["node_mask"].float()
+        n, real = mask.shape[1], mask.bool()
+        charges = batch["formal_charges"].long().unsqueeze(-1) == self.charge_values
+        if not charges.any(-1)[real].all():
+            raise ContractError(f"formal_charges holds a value outside info charge_values {self.charge_values.tolist()}")
+        x = remove_mean(batch["positions"].float(), mask) / self.config.coord_scale
+        bonds = batch["bonds"][:, :n, :n].long()  # trimmed batches may keep the padded pair dimension
+        return Molecules(x, batch["atom_types"].long().clamp(min=0), charges.float().argmax(-1), bonds, mask).masked()
+
+    def decode(self, mol: Molecules) -> dict[str, Tensor]:
+        """Model units -> Angstrom, charge values, -1 type on padding; padded to max_n_atoms."""
+        real = mol.mask.bool()
+        pad = self.max_n_atoms - mol.mask.shape[1]
+        pad_nodes = lambda v, value: F.pad(v, (0, 0) * (v.dim() - 2) + (0, pad), value=value)  # noqa: E731
+        return {"positions": pad_nodes(mol.x * self.config.coord_scale * mol.mask.unsqueeze(-1), 0.0),
+                "atom_types": pad_nodes(torch.where(real, mol.types, -1), -1),
+                "formal_charges": pad_nodes(self.charge_values[mol.charges] * real, 0),
+                "bonds": F.pad(mol.bonds * edge_mask(real), (0, pad, 0, pad)),
+                "node_mask": pad_nodes(mol.mask, 0.0)}
+
+    # ---- the network -----------------------------------------------------------------------------
+    def network(self, mol: Molecules, t: Tensor, cond: Prediction | None = None) -> Prediction:
+        """Predicted clean molecule from a noisy one at time t [B] (the objective's convention)."""
+        b, n = mol.mask.shape
+        kt, kc, kb = self.sizes["types"], self.sizes["charges"], self.sizes["bonds"]
+        nodes = [F.one_hot(mol.types, kt), F.one_hot(mol.charges, kc), t.view(-1, 1, 1).expand(b, n, 1)]
+        edges, x_cond = [F.one_hot(mol.bonds, kb)], None
+        if self.config.self_condition:
+            if cond is None:  # no previous prediction: zeros, as semla-flow
+                cond = Prediction(torch.zeros_like(mol.x), mol.x.new_zeros(b, n, kt), mol.x.new_zeros(b, n, kc),
+                                  mol.x.new_zeros(b, n, n, kb))
+                probs = [cond.types, cond.charges, cond.bonds]
+            else:
+                probs = [torch.softmax(v, -1) for v in (cond.types, cond.charges, cond.bonds)]
+            nodes, edges, x_cond = nodes + probs[:2], edges + probs[2:], cond.x
+        h = torch.cat([v.to(mol.x.dtype) for v in nodes], -1) * mol.mask.unsqueeze(-1)
+        x, h, e = self.net(h, mol.x, torch.cat([v.to(mol.x.dtype) for v in edges], -1), mol.mask, x_cond)
+        return Prediction(remove_mean(x, mol.mask), h[..., :kt], h[..., kt:], e)
+
+    def loss(self, pred: Prediction, clean: Molecules) -> tuple[Tensor, dict[str, float]]:
+        """Weighted MSE (coordinates, per real atom and axis) + cross-entropies (per real atom / real pair i != j)."""
+        w = self.objective.config.loss_weights
+        node = clean.mask.bool()
+        pair = edge_mask(node)
+        parts = {"positions": (pred.x - clean.x).square()[node].mean(),
+                 "types": F.cross_entropy(pred.types[node], clean.types[node]),
+                 "charges": F.cross_entropy(pred.charges[node], clean.charges[node]),
+                 "bonds": F.cross_entropy(pred.bonds[pair], clean.bonds[pair]) if pair.any() else pred.x.new_zeros(())}
+        total = sum(getattr(w, k) * v for k, v in parts.items())
+        return total, {f"loss_{k}": float(v.detach()) for k, v in parts.items()}
+
+    def train_step(self, batch: dict[str, Tensor], step: int, opt) -> dict[str, float]:
+        clean = self.encode(batch)
+        noisy, t = self.objective.corrupt(clean)
+        cond = None
+        if self.config.self_condition and bool(torch.rand(()) < 0.5):
+            with torch.no_grad():
+                cond = self.network(noisy, t)
+        loss, parts = self.loss(self.network(noisy, t, cond), clean)
+        opt.step(loss, "main")
+        return {"loss": float(loss.detach()), **parts}
+
+    # ---- sampling --------------------------------------------------------------------------------
+    def describe_sampling(self, options: SamplingOptions) -> dict[str, Any]:
+        sampler = "euler (flow matching)" if self.config.objective == "flow" else "ancestral (MiDi posteriors)"
+        return {"sampling_steps": options.steps or self.config.sampling_steps, "sampler": sampler}
+
+    def _model(self):
+        previous: list[Prediction | None] = [None]
+
+        def model(mol: Molecules, t: Tensor) -> Prediction:
+            pred = self.network(mol, t, previous[0])
+            if self.config.self_condition:
+                previous[0] = pred
+            return pred
+
+        return model
+
+    def _mask(self, sizes: Tensor) -> Tensor:
+        return (torch.arange(int(sizes.max()), device=sizes.device) < sizes[:, None]).float()
+
+    @torch.no_grad()
+    def sample_batch(self, n: int, condition, generator: torch.Generator | None,
+                     options: SamplingOptions) -> dict[str, Tensor]:
+        """n molecules, sizes drawn from the training histogram, options.steps network calls."""
+        if condition is not None:
+            raise UserError("this MiDi model is unconditional; sample it without a condition")
+        sizes = sample_categorical(self.n_atoms_prob.float().expand(n, -1), generator)
+        steps = options.steps or self.config.sampling_steps
+        mol = self.objective.sample(self._model(), self._mask(sizes), steps, generator)
+        if not torch.isfinite(mol.x).all():
+            raise FloatingPointError("sampling produced non-finite coordinates (diverged); check the checkpoint")
+        return self.decode(mol)
+
+    @torch.no_grad()
+    def chain(self, n_frames: int = 100, generator: torch.Generator | None = None,
+              options: SamplingOptions | None = None, n_atoms: int | None = None) -> dict[str, Tensor]:
+        """One molecule from noise to the sample: n_frames states evenly spaced over the steps (first: the prior
+        draw, last: the sample), each key [n_frames, N, ...], plus "t" [n_frames], the noise level (1 -> 0)."""
+        steps = (options or SamplingOptions()).steps or self.config.sampling_steps
+        n_atoms = int(self.n_atoms_prob.argmax()) if n_atoms is None else int(n_atoms)
+        states: list[tuple[Molecules, float]] = []
+        mask = self._mask(torch.tensor([n_atoms], device=self.device))
+        self.objective.sample(self._model(), mask, steps, generator, lambda k, mol, level: states.append((mol, level)))
+        keep = sorted({round(k * (len(states) - 1) / max(n_frames - 1, 1)) for k in range(n_frames)})
+        frames = [self.decode(states[i][0]) for i in keep]
+        out = {k: torch.cat([f[k] for f in frames]) for k in frames[0]}
+        out["t"] = torch.tensor([states[i][1] for i in keep])
+        return out
