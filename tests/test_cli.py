@@ -83,7 +83,7 @@ def test_evaluate_needs_a_target():
 
 
 def test_user_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path):
-    base = ["train", "toy-config", "--out"]
+
     diverge = tmp_path / "diverge.yaml"
     diverge.write_text(yaml.safe_dump(toy_config() | {"method": {"name": "toy", "nan_at_step": 3}}))
     result = runner.invoke(app, ["train", str(diverge), "--out", str(tmp_path / "d")])

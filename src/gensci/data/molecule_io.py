@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gensci.errors import InputFileError
+from gensci.files import atomic_write
 
 # Element symbols Z = 1..118, to check atom lines without importing RDKit.
 _SYMBOLS = (
@@ -267,7 +268,4 @@ def _as_molecule(m) -> Molecule:
 
 
 def _write_text(path, text: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+    return atomic_write(path, text)

@@ -7,7 +7,7 @@ data set "toy", method "toy", domain "toy" (the base Workflow: nothing to plot).
 from __future__ import annotations
 
 import time
-from typing import ClassVar, Literal
+from typing import Literal
 
 import torch
 from torch import nn

@@ -21,6 +21,7 @@ from gensci.methods.base import Method
 from gensci.spec import DataSpec
 from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, Workflow
 from gensci.errors import UserError
+from gensci.files import atomic_write
 
 METRIC_NOTES = {
     "peak_accuracy": "pulse maximum within ±2% of the trace (±10 samples) of the true one",
@@ -66,8 +67,7 @@ class RadioWorkflow(Workflow):
         out = Path(options.out) if options.out is not None else run.samples_dir / "denoised.npz"
         if out.is_dir():
             out = out / "denoised.npz"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(out, **{k: v.cpu().numpy() for k, v in arrays.items()})
+        atomic_write(out, lambda tmp: np.savez(tmp, **{k: v.cpu().numpy() for k, v in arrays.items()}))
         return [out]
 
     def report(self, run: Run, metrics: dict[str, Any]) -> list[ReportSection]:
