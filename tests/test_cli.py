@@ -80,3 +80,36 @@ def test_train_from_a_yaml_file_with_a_plugin(tmp_path):
 def test_evaluate_needs_a_target():
     result = runner.invoke(app, ["evaluate"])
     assert result.exit_code == 2
+
+
+def test_user_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path):
+
+    diverge = tmp_path / "diverge.yaml"
+    diverge.write_text(yaml.safe_dump(toy_config() | {"method": {"name": "toy", "nan_at_step": 3}}))
+    result = runner.invoke(app, ["train", str(diverge), "--out", str(tmp_path / "d")])
+    assert result.exit_code == 2 and "training diverged at step 4" in result.output
+    assert "Traceback" not in result.output
+    bug = tmp_path / "bug.yaml"
+    bug.write_text(yaml.safe_dump(toy_config() | {"method": {"name": "toy", "bug_at_step": 2}}))
+    result = runner.invoke(app, ["train", str(bug), "--out", str(tmp_path / "b")])
+    assert isinstance(result.exception, KeyError)  # not turned into a one-line message
+
+
+def test_a_method_that_does_not_fit_the_data_is_one_line(tmp_path):
+    cfg = tmp_path / "mismatch.yaml"
+    cfg.write_text(yaml.safe_dump(toy_config() | {"method": {"name": "vae"}}))
+    result = runner.invoke(app, ["train", str(cfg), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1
+    assert "method vae needs batch key 'x' [C, S, S] float, which data set toy does not provide" in result.output
+    assert not (tmp_path / "m" / "checkpoints").exists()
+
+
+def test_a_damaged_checkpoint_is_one_line_naming_the_file(tmp_path):
+    cfg = tmp_path / "toy.yaml"
+    cfg.write_text(yaml.safe_dump(toy_config()))
+    assert runner.invoke(app, ["train", str(cfg), "--out", str(tmp_path / "t"), "--max-steps", "5"]).exit_code == 0
+    last = tmp_path / "t" / "checkpoints" / "last.pt"
+    last.write_bytes(last.read_bytes()[:100])
+    result = runner.invoke(app, ["train", str(tmp_path / "t"), "--resume", "--max-steps", "8"])
+    assert result.exit_code == 2 and str(last) in result.output and "no readable checkpoint" in result.output

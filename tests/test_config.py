@@ -1,5 +1,6 @@
 import pytest
 
+from gensci.workflows.base import check_run_fits
 from gensci.config import ConfigError, apply_override, load_config, validate
 from gensci.registry import preset_names
 from gensci.testing.toy import toy_config
@@ -56,3 +57,4 @@ def test_missing_source():
 def test_every_preset_validates(name):
     cfg = load_config(name)
     assert cfg.description, f"preset {name} needs a one-line description"
+    check_run_fits(cfg)  # the preset's method fits its data set (gensci.spec)

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Generative models of scientific data, judged by the data's statistics.")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error stays one line, however long
 out = Console()
 
 DEMO_PRESET = "qm9-edm-small"

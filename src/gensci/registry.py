@@ -1,7 +1,7 @@
 """Names -> classes for methods, data sets, workflows and presets.
 
 Entries are "module:attribute" strings imported on first use, so listing the
-data sets does not import RDKit or GalSim, and `data/`, `nets/`, `metrics/`
+data sets does not import RDKit or torch-heavy modules, and `data/`, `nets/`, `metrics/`
 need not import this module (DESIGN.md: they import only `ops`).
 """
 

@@ -69,6 +69,17 @@ def test_malformed_xyz(tmp_path, case):
     assert len(good) == 2 and [r for r, _ in skipped] == [record]  # the frame after the bad one is still read
 
 
+@pytest.mark.parametrize("count", [3, 5, 1])
+def test_a_wrong_atom_count_costs_only_its_own_frame(tmp_path, count):
+    # frame 2 has two atom lines but declares `count`: too many runs into frame 3; too few reads a one-atom
+    # frame (nothing in the file says otherwise) and leaves a stray line, which is skipped
+    path = tmp_path / "samples.xyz"
+    path.write_text(XYZ_GOOD + f"{count}\nbroken\nH 0 0 0\nH 0.74 0 0\n" + XYZ_GOOD + XYZ_GOOD)
+    good, skipped = read_molecules_lenient(path)
+    assert [m.name for m in good if m.name == "water"] == ["water"] * 3
+    assert len(skipped) == 1 and len(good) == (4 if count == 1 else 3)
+
+
 def test_truncated_xyz(tmp_path):
     path = tmp_path / "cut.xyz"
     path.write_text(XYZ_GOOD + "5\ncut\nC 0 0 0\nH 1 0 0\n")

@@ -11,7 +11,6 @@ from gensci.data.radio import (
     load_traces,
     make_items,
     simulate,
-    unscale,
     zero_level,
 )
 from gensci.registry import DATASETS
@@ -43,8 +42,10 @@ def test_inputs_min_max_scaled_and_scaling_undone():
     items = make_items(d["traces"], d["signals"])
     x = items["input"][:, 0]
     assert torch.all(x.min(dim=1).values == 0) and torch.allclose(x.max(dim=1).values, torch.ones(200))
-    phys = unscale(items["input"].double(), items["scale"].double(), items["offset"].double())[:, 0]
-    sig = unscale(items["target"].double(), items["scale"].double(), items["offset"].double())[:, 0]
+    to_physical = RadioData.spec(RadioData.Config()).ranges["input"].to_physical
+    per_item = {"scale": items["scale"].double(), "offset": items["offset"].double()}
+    phys = to_physical(items["input"].double(), per_item)[:, 0]
+    sig = to_physical(items["target"].double(), per_item)[:, 0]
     scale = torch.from_numpy(d["traces"]).abs().amax(dim=1, keepdim=True)
     assert torch.allclose(phys / scale, torch.from_numpy(d["traces"]) / scale, atol=1e-6)
     assert torch.allclose(sig / scale, torch.from_numpy(d["signals"]) / scale, atol=1e-6)

@@ -11,6 +11,10 @@ import yaml
 
 from gensci import api
 from gensci.config import validate
+from gensci.errors import DivergenceError
+from gensci.train.checkpoint import load_checkpoint
+from gensci.train.trainer import Trainer
+from gensci.workflows.base import build_method, load_data
 from gensci.train.optim import AdaptiveClipper, lr_factor
 from gensci.testing.toy import toy_config
 
@@ -124,3 +128,32 @@ def test_lr_warmup_and_cosine():
     assert lr_factor(9, cfg) == pytest.approx(1.0)
     assert lr_factor(60, cfg) == pytest.approx(0.5)
     assert lr_factor(110, cfg) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_best_checkpoint_is_kept_by_the_selection_metric(tmp_path):
+    cfg = validate(toy_config(max_steps=20, eval_every=5))
+    values = iter([3.0, 1.0, 2.0, 5.0])
+    trainer = Trainer(cfg, tmp_path / "r", lambda info: build_method(cfg, info), load_data(cfg),
+                      evaluate=lambda method, data, config: {"score": next(values)}, select=("score", "min"))
+    trainer.fit()
+    best = load_checkpoint(tmp_path / "r" / "checkpoints" / "best.pt")
+    assert best["selection"] == {"metric": "score", "value": 1.0, "mode": "min", "step": 10}
+    assert best["state"]["step"] == 10 and load_checkpoint(tmp_path / "r" / "checkpoints" / "last.pt")["state"]["step"] == 20
+
+
+def test_divergence_names_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    cfg = validate(toy_config(max_steps=20) | {"method": {"name": "toy", "nan_at_step": 12}})
+    with pytest.raises(DivergenceError, match=r"step 13.*last good checkpoint .*last.pt \(step 10\)"):
+        api.train(cfg, tmp_path / "r")
+    last = load_checkpoint(tmp_path / "r" / "checkpoints" / "last.pt")
+    assert last["state"]["step"] == 10
+    assert all(torch.isfinite(v).all() for v in last["method"].values())
+
+
+def test_resume_falls_back_to_the_newest_readable_checkpoint(tmp_path):
+    api.train(validate(toy_config(max_steps=10, keep_every=5)), tmp_path / "r")
+    (tmp_path / "r" / "checkpoints" / "last.pt").write_bytes(b"torn by a crash")
+    run, result = api.train(validate(toy_config(max_steps=15)), tmp_path / "r", resume=True)
+    assert result.steps == 15
+    assert any("last.pt" in note for note in result.notes)
+    assert any("resuming from" in note and "step_00000010.pt" in note for note in result.notes)

@@ -24,7 +24,7 @@ def run(tmp_path_factory):
 
 def test_measure_perfect_recovery_beats_bandpass(run):
     items = run.data.test.tensors
-    m = measure(items["target"], items, run.data.info)
+    m = measure(items["target"], items, run.data)
     assert m["peak_accuracy"] == 1.0 and m["nmse"] == pytest.approx(0, abs=1e-9)
     assert m["false_pulse_rate"] == 0.0 and m["baseline_nmse"] > 0.1
     assert m["n_traces"] == 24 and m["n_signal"] == int(items["is_signal"].sum())

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gensci.errors import InputFileError
+from gensci.files import atomic_write
 
 # Element symbols Z = 1..118, to check atom lines without importing RDKit.
 _SYMBOLS = (
@@ -128,7 +129,9 @@ def _records(path):
 
 
 def _xyz_records(text: str):
-    """Yield (frame number, Molecule or reason). A bad count line is skipped up to the next count line."""
+    """Yield (frame number, Molecule or reason). A malformed frame costs only itself: after it the reader
+    resynchronises on the next frame header (a line holding one positive integer), so a wrong atom count
+    that runs into the next frame does not take that frame with it."""
     lines = text.splitlines()
     i, frame = 0, 0
     while i < len(lines):
@@ -139,18 +142,24 @@ def _xyz_records(text: str):
         head = lines[i].split()
         if len(head) != 1 or not head[0].isdigit() or int(head[0]) == 0:
             yield frame, f"line {i + 1}: expected the number of atoms (a positive integer), got {lines[i]!r}"
-            i += 1
-            while i < len(lines) and not (lines[i].strip().isdigit() and len(lines[i].split()) == 1):
-                i += 1
+            i = _next_xyz_header(lines, i + 1)
             continue
         n, start = int(head[0]), i + 2
         end = start + n
-        if end > len(lines):
-            yield frame, f"line {i + 1}: declares {n} atoms but the file ends after {max(len(lines) - start, 0)}"
-            return
         name = lines[i + 1].strip() if i + 1 < len(lines) else ""
-        yield frame, _xyz_atoms(lines[start:end], start + 1, name)
-        i = end
+        if end > len(lines):
+            item = f"line {i + 1}: declares {n} atoms but the file ends after {max(len(lines) - start, 0)}"
+        else:
+            item = _xyz_atoms(lines[start:end], start + 1, name)
+        yield frame, item
+        i = end if isinstance(item, Molecule) else _next_xyz_header(lines, i + 2)
+
+
+def _next_xyz_header(lines: list[str], i: int) -> int:
+    """Index of the next line that holds a single positive integer (a frame header), from line i."""
+    while i < len(lines) and not (len(lines[i].split()) == 1 and lines[i].strip().isdigit()):
+        i += 1
+    return i
 
 
 def _xyz_atoms(lines: list[str], first_line: int, name: str):
@@ -259,7 +268,4 @@ def _as_molecule(m) -> Molecule:
 
 
 def _write_text(path, text: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+    return atomic_write(path, text)

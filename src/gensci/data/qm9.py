@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import os
 import time
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -41,6 +40,7 @@ from gensci.config import DataConfig
 from gensci.data.base import DataSplits, TensorDictDataset, default_cache_dir
 from gensci.spec import DataSpec, TensorSpec, ValueRange
 from gensci.errors import UserError
+from gensci.files import atomic_write
 
 SOURCE = "PyPI package qm9pack (CSV files of the QM9 data set, Ramakrishnan et al., Sci. Data 1, 140022 (2014))"
 N_MOLECULES = 130_831  # 133,885 GDB9 molecules minus the 3,054 uncharacterized ones
@@ -130,10 +130,7 @@ def load_arrays(cache_dir: Path | None = None) -> dict[str, np.ndarray]:
     path = (cache_dir or default_cache_dir()) / "qm9" / f"qm9pack_arrays_v{_CACHE_VERSION}.npz"
     if not path.exists():
         arrays = parse_qm9pack()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)  # atomic: a concurrent reader sees the whole file or none
+        atomic_write(path, lambda tmp: np.savez_compressed(tmp, **arrays))  # a reader sees all of it or none
         return arrays
     with np.load(path, allow_pickle=False) as f:
         return {k: f[k] for k in f.files}

@@ -14,7 +14,7 @@ MEASURED trace's `offset = min(trace)` and `scale = max(trace) - min(trace)`,
 
     input  = (trace  - offset) / scale      in [0, 1]
     target = (signal - offset) / scale      the same affine map applied to the true signal
-    physical = value * scale + offset       (`unscale`)
+    physical = value * scale + offset       (the spec's `ValueRange.to_physical`)
 
 so a noise-only trace's target is the constant `zero_level = -offset / scale`, the value
 the map sends zero to. Items: input [1, L], target [1, L], scale [], offset [], snr []
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -243,12 +243,6 @@ def make_items(traces: np.ndarray, signals: np.ndarray | None = None, snr=None, 
     if snr is not None:
         items["snr"] = torch.from_numpy(np.asarray(snr, dtype=np.float32))
     return items
-
-
-def unscale(x, scale, offset):
-    """Undo the min-max map: x [N, ..., L] (scaled), scale/offset [N] -> physical units (numpy or torch)."""
-    shape = (-1,) + (1,) * (x.ndim - 1)
-    return x * scale.reshape(shape) + offset.reshape(shape)
 
 
 def zero_level(scale, offset):

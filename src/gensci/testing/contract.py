@@ -3,8 +3,9 @@
 `check_method_contract(method_cls, info, batch)` asserts what the trainer and the CLI rely on:
 - the method builds from its default config and the data's plain `info`;
 - `train_step` returns a dict of finite python floats including "loss", and changes the weights;
-- with "sample" in `capabilities`: the same generator seed gives the same samples, and a
-  weights-only state_dict round trip (safetensors-like: tensors only) gives identical samples.
+- with "sample" in `capabilities`: the samples hold what `sample_spec` declares (keys, shapes per
+  sample, dtypes), the same generator seed gives the same samples, and a weights-only state_dict round
+  trip (safetensors-like: tensors only) gives identical samples.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import torch
 
 from gensci.config import TrainConfig
+from gensci.spec import DataSpec, check_items
 from gensci.testing.stepper import SimpleStepper
 
 
@@ -37,6 +39,10 @@ def check_method_contract(method_cls, info: dict[str, Any], batch: dict[str, tor
     method.eval()
     kwargs = sample_kwargs or {}
     s1 = method.sample(n_samples, generator=torch.Generator().manual_seed(1), **kwargs)
+    declared = method_cls.sample_spec(config, info)
+    assert declared, f"{method_cls.__name__}.sample_spec declares nothing; say what a sample holds"
+    check_items(DataSpec("samples", declared), s1, where=f"{method_cls.__name__}.sample")
+    assert all(len(v) == n_samples for v in s1.values()), "every sample key needs one entry per sample"
     s2 = method.sample(n_samples, generator=torch.Generator().manual_seed(1), **kwargs)
     _assert_same(s1, s2, "same seed, different samples")
     buf = io.BytesIO()

@@ -7,7 +7,7 @@ data set "toy", method "toy", domain "toy" (the base Workflow: nothing to plot).
 from __future__ import annotations
 
 import time
-from typing import ClassVar, Literal
+from typing import Literal
 
 import torch
 from torch import nn
@@ -46,6 +46,8 @@ class ToyConfig(MethodConfig):
     name: Literal["toy"] = "toy"
     hidden: int = 16
     delay_s: float = 0.0  # sleep per step, so a test can kill a run mid-way
+    nan_at_step: int | None = None  # from this step on the loss is NaN (a diverging run, for tests)
+    bug_at_step: int | None = None  # at this step train_step raises a KeyError (a programming error, for tests)
 
 
 class Toy(Method):
@@ -65,7 +67,11 @@ class Toy(Method):
     def train_step(self, batch, step, opt):
         if self.config.delay_s:
             time.sleep(self.config.delay_s)
+        if self.config.bug_at_step is not None and step >= self.config.bug_at_step:
+            raise KeyError("a bug inside the method")
         loss = (self.net(batch["input"]) - batch["target"]).pow(2).mean()
+        if self.config.nan_at_step is not None and step >= self.config.nan_at_step:
+            loss = loss * float("nan")
         return {"loss": opt.step(loss)}
 
 

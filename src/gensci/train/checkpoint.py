@@ -52,7 +52,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: refused to load: it holds objects other than tensors and plain data "
                               "(gensci never unpickles arbitrary objects); it is not a gensci checkpoint") from None
     except Exception as err:  # noqa: BLE001 -- only torch.load of the user's file is inside: damage, not a bug
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = str(err).strip().splitlines()[0].split(". ")[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated, corrupt or not a PyTorch file: "
                               f"{first[:160]})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:

@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from gensci.files import atomic_write
+
 
 class MetricsLog:
     def __init__(self, path: Path, enabled: bool = True):
@@ -19,7 +21,7 @@ class MetricsLog:
             return
         rows = [line for line in self.path.read_text().splitlines() if line.strip()]
         keep = [r for r in rows if json.loads(r).get("step", 0) <= step]
-        self.path.write_text("".join(r + "\n" for r in keep))
+        atomic_write(self.path, "".join(r + "\n" for r in keep))
 
     def write(self, row: dict[str, Any]) -> None:
         if not self.enabled:

@@ -16,6 +16,7 @@ from PIL import Image
 
 from gensci.metrics.molecules import as_molecule, build_rdkit_mol, infer_bonds
 from gensci.viz.figures import plt, save_figure
+from gensci.files import atomic_write
 
 # Jmol CPK colours (jmol.sourceforge.net/jscolors); hydrogen light grey so it shows on white.
 CPK_COLOURS = {
@@ -156,10 +157,8 @@ def write_gif(frames, path, fps: int = 10) -> Path:
     if not images:
         raise ValueError("no frames to write")
     images = [im.convert("RGB") for im in images]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    images[0].save(path, save_all=True, append_images=images[1:], duration=max(1, round(1000 / fps)), loop=0)
-    return path
+    return atomic_write(path, lambda tmp: images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
+                                                         duration=max(1, round(1000 / fps)), loop=0))
 
 
 def figure_to_image(fig, dpi: int = 100) -> Image.Image:

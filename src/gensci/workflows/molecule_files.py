@@ -17,6 +17,7 @@ import numpy as np
 from gensci.data import qm9
 from gensci.data.base import default_cache_dir
 from gensci.data.molecule_io import Molecule, MoleculeFileError, read_molecules, read_molecules_lenient
+from gensci.errors import UserError
 from gensci.metrics.molecules import MoleculeStats, evaluate_molecules, molecule_smiles, molecule_stats
 
 _SYMBOL = dict(zip(qm9.ATOMIC_NUMBERS, qm9.ELEMENTS))

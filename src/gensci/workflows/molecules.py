@@ -17,7 +17,7 @@ import torch
 
 from gensci.config import ExperimentConfig
 from gensci.data.base import DataSplits
-from gensci.data.molecule_io import Molecule, read_molecules, write_sdf, write_xyz
+from gensci.data.molecule_io import Molecule, write_sdf, write_xyz
 from gensci.errors import UserError
 from gensci.methods.base import Method, SamplingOptions
 from gensci.metrics.molecules import check_stability, evaluate_molecules

@@ -1,7 +1,7 @@
 """Radio-trace denoising runs: measure the network against the band-pass filter, write denoised traces, report.
 
 Metrics are computed on traces with their zero restored (gensci.data.radio: physical units
-via `unscale`), so the min-max offset biases neither argmax nor energies.
+via the data spec's `ValueRange.to_physical`), so the min-max offset biases neither argmax nor energies.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ import torch
 
 from gensci.config import ExperimentConfig
 from gensci.data.base import DataSplits
-from gensci.data.radio import load_traces, unscale
+from gensci.data.radio import load_traces
 from gensci.metrics.radio import bandpass_baseline, peak_accuracy, nmse, radio_metrics
 from gensci.methods.base import Method
+from gensci.spec import DataSpec
 from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, Workflow
 from gensci.errors import UserError
+from gensci.files import atomic_write
 
 METRIC_NOTES = {
     "peak_accuracy": "pulse maximum within ±2% of the trace (±10 samples) of the true one",
@@ -37,7 +39,7 @@ class RadioWorkflow(Workflow):
 
     def periodic_eval(self, method: Method, data: DataSplits, config: ExperimentConfig) -> dict[str, float]:
         items = _head(data.valid, config.eval.periodic_n_samples)
-        rec, true, _ = _physical(method.denoise(items["input"]), items)
+        rec, true, _ = _physical(method.denoise(items["input"]), items, data.spec)
         s = items["is_signal"].numpy()
         return {"peak_accuracy": peak_accuracy(rec[s], true[s]), "nmse": nmse(rec[s], true[s])}
 
@@ -45,7 +47,7 @@ class RadioWorkflow(Workflow):
         items = _head(run.data.test, options.n or run.config.eval.n_samples)
         method = run.method(checkpoint=options.checkpoint)
         recovered = method.denoise(items["input"], options.batch_size or run.config.eval.batch_size)
-        return measure(recovered, items, run.data.info)
+        return measure(recovered, items, run.data)
 
     def sample(self, run: Run, options: SampleOptions) -> list[Path]:
         """Denoise the test split (or the user's npz `options.input`) into an npz: recovered, traces
@@ -55,17 +57,17 @@ class RadioWorkflow(Workflow):
         else:
             items = _head(run.data.test, options.n or len(run.data.test))
         recovered = run.method(checkpoint=options.checkpoint).denoise(items["input"], options.batch_size or run.config.eval.batch_size)
+        to_physical = run.data.spec.ranges["input"].to_physical
         arrays = {"recovered": recovered, "traces": items["input"], "scale": items["scale"], "offset": items["offset"]}
-        arrays["recovered_physical"] = unscale(recovered, items["scale"], items["offset"])
-        arrays["traces_physical"] = unscale(items["input"], items["scale"], items["offset"])
+        arrays["recovered_physical"] = to_physical(recovered, items)
+        arrays["traces_physical"] = to_physical(items["input"], items)
         if "target" in items:
             arrays["signals"] = items["target"]
-            arrays["signals_physical"] = unscale(items["target"], items["scale"], items["offset"])
+            arrays["signals_physical"] = to_physical(items["target"], items)
         out = Path(options.out) if options.out is not None else run.samples_dir / "denoised.npz"
         if out.is_dir():
             out = out / "denoised.npz"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(out, **{k: v.cpu().numpy() for k, v in arrays.items()})
+        atomic_write(out, lambda tmp: np.savez(tmp, **{k: v.cpu().numpy() for k, v in arrays.items()}))
         return [out]
 
     def report(self, run: Run, metrics: dict[str, Any]) -> list[ReportSection]:
@@ -75,9 +77,9 @@ class RadioWorkflow(Workflow):
         items = _head(run.data.test, run.config.eval.n_samples)
         recovered = run.method().denoise(items["input"], run.config.eval.batch_size)
         if "peak_accuracy" not in metrics:
-            metrics = {**metrics, **measure(recovered, items, info)}
+            metrics = {**metrics, **measure(recovered, items, run.data)}
         signal = items["is_signal"].numpy()
-        rec, true, noisy = _physical(recovered, items)
+        rec, true, noisy = _physical(recovered, items, run.data.spec)
         base = bandpass_baseline(noisy, info["sampling_rate_mhz"], info["band_mhz"])
         per_trace = items["scale"].double().numpy()[:, None]  # show every trace at its min-max scale, zero kept
         rec, true, noisy, base = (x[signal] / per_trace[signal] for x in (rec, true, noisy, base))
@@ -104,11 +106,12 @@ class RadioWorkflow(Workflow):
         return {k: metrics[k] for k in keys if k in metrics}
 
 
-def measure(recovered: torch.Tensor, items: dict[str, torch.Tensor], info: dict[str, Any]) -> dict[str, Any]:
+def measure(recovered: torch.Tensor, items: dict[str, torch.Tensor], data: DataSplits) -> dict[str, Any]:
     """Network metrics and, as baseline_*, the band-pass filter's, for scaled `recovered` [N, 1, L]."""
     if "target" not in items:
         raise UserError("measuring needs the true signals (items without 'target')")
-    rec, true, noisy = _physical(recovered, items)
+    info = data.info
+    rec, true, noisy = _physical(recovered, items, data.spec)
     signal = items["is_signal"].numpy()
     base = bandpass_baseline(noisy, info["sampling_rate_mhz"], info["band_mhz"])
     out: dict[str, Any] = radio_metrics(rec, true, noisy, signal)
@@ -117,11 +120,11 @@ def measure(recovered: torch.Tensor, items: dict[str, torch.Tensor], info: dict[
     return {**out, "n_traces": int(len(signal)), "n_signal": int(signal.sum())}
 
 
-def _physical(recovered: torch.Tensor, items: dict[str, torch.Tensor]) -> tuple[np.ndarray, ...]:
-    """recovered, true, noisy [N, L] in physical units (float64 numpy)."""
-    scale, offset = items["scale"].double(), items["offset"].double()
+def _physical(recovered: torch.Tensor, items: dict[str, torch.Tensor], spec: DataSpec) -> tuple[np.ndarray, ...]:
+    """recovered, true, noisy [N, L] in physical units (float64 numpy), through the data spec's value range."""
+    per_item = {"scale": items["scale"].double(), "offset": items["offset"].double()}
     traces = (recovered.detach().cpu(), items["target"], items["input"])
-    return tuple(unscale(x.double(), scale, offset)[:, 0].numpy() for x in traces)
+    return tuple(spec.ranges["input"].to_physical(x.double(), per_item)[:, 0].numpy() for x in traces)
 
 
 def _examples(items: dict[str, torch.Tensor], signal: np.ndarray) -> np.ndarray:

@@ -1,0 +1,35 @@
+"""One contract over every registered data set: what it loads is what its spec declares."""
+
+import pytest
+
+from gensci.config import validate
+from gensci.data.base import collate_gathered
+from gensci.registry import DATASETS
+from gensci.spec import check_items
+from gensci.workflows.base import data_spec, load_data
+
+TINY = {
+    "radio": {"n_train": 64, "n_valid": 16, "n_test": 16},
+    "qm9": {"limit_train": 32, "limit_eval": 8},
+    "galaxies": {"n_per_class": 4, "n_valid_per_class": 2, "n_test_per_class": 2, "image_size": 16, "cache": False},
+    "toy": {},
+}
+NEEDS_FILES = {"radio-file", "images", "first"}  # covered by their own tests with files made there
+
+
+def test_every_data_set_has_a_case():
+    assert set(TINY) | NEEDS_FILES >= set(DATASETS.names()), set(DATASETS.names()) - set(TINY) - NEEDS_FILES
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_loaded_items_match_the_spec(name):
+    config = validate({"data": {"name": name, **TINY[name]}, "method": {"name": "toy"}})
+    spec = data_spec(config)
+    splits = load_data(config)
+    assert splits.spec == spec and set(spec.info) <= set(splits.info), set(spec.info) - set(splits.info)
+    for split in ("train", "valid", "test"):
+        dataset = getattr(splits, split)
+        batch = collate_gathered(dataset.__getitems__(list(range(min(4, len(dataset))))))
+        check_items(spec, batch, where=f"{name} {split}")
+    if spec.ranges:
+        assert set(splits.info["value_ranges"]) == set(spec.ranges)
