@@ -15,8 +15,8 @@ QM9_INFO = {"atom_types": ["H", "C", "N", "O", "F"], "atomic_numbers": [1, 6, 7,
 
 BONDED_INFO = {"atom_types": ["H", "C", "N", "O", "F"], "charge_values": [-1, 0, 1],
                "bond_types": ["none", "single", "double", "triple"], "max_n_atoms": 5,
-               "n_nodes_hist": {"3": 2, "4": 3, "5": 1}, "atom_type_marginals": [0.5, 0.35, 0.06, 0.08, 0.01],
-               "charge_marginals": [0.01, 0.98, 0.01], "bond_type_marginals": [0.8, 0.15, 0.04, 0.01]}
+               "n_nodes_hist": {"3": 2, "4": 3, "5": 1}, "atom_type_marginal": [0.5, 0.35, 0.06, 0.08, 0.01],
+               "charge_marginal": [0.01, 0.98, 0.01], "bond_type_marginal": [0.8, 0.15, 0.04, 0.01]}
 
 
 def image_batch():

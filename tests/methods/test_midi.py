@@ -9,8 +9,8 @@ from gensci.testing import SimpleStepper
 
 INFO = {"atom_types": ["H", "C", "N", "O", "F"], "charge_values": [-1, 0, 1],
         "bond_types": ["none", "single", "double", "triple"], "max_n_atoms": 7,
-        "n_nodes_hist": {"3": 1, "5": 1}, "atom_type_marginals": [0.6, 0.25, 0.05, 0.09, 0.01],
-        "charge_marginals": [0.01, 0.98, 0.01], "bond_type_marginals": [0.85, 0.12, 0.02, 0.01]}
+        "n_nodes_hist": {"3": 1, "5": 1}, "atom_type_marginal": [0.6, 0.25, 0.05, 0.09, 0.01],
+        "charge_marginal": [0.01, 0.98, 0.01], "bond_type_marginal": [0.85, 0.12, 0.02, 0.01]}
 TINY = {"hidden_nf": 32, "message_nf": 16, "edge_nf": 16, "n_layers": 3}
 
 
@@ -116,9 +116,9 @@ def test_diffusion_rejects_more_steps_than_trained_and_conditions():
 
 
 def test_diffusion_needs_the_marginals():
-    info = {k: v for k, v in INFO.items() if k != "bond_type_marginals"}
-    assert "bond_type_marginals" in MiDi.requires(MiDiConfig(objective="diffusion")).info
-    assert "bond_type_marginals" not in MiDi.requires(MiDiConfig()).info
+    info = {k: v for k, v in INFO.items() if k != "bond_type_marginal"}
+    assert "bond_type_marginal" in MiDi.requires(MiDiConfig(objective="diffusion")).info
+    assert "bond_type_marginal" not in MiDi.requires(MiDiConfig()).info
     with pytest.raises(KeyError):
         MiDi(MiDiConfig(objective="diffusion"), info)
 

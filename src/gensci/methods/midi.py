@@ -36,7 +36,7 @@ from gensci.ops.random import sample_categorical
 from gensci.spec import Requirements, TensorSpec
 
 # info keys holding the training split's class frequencies (MiDi's marginal transitions and prior)
-MARGINALS = {"types": "atom_type_marginals", "charges": "charge_marginals", "bonds": "bond_type_marginals"}
+MARGINALS = {"types": "atom_type_marginal", "charges": "charge_marginal", "bonds": "bond_type_marginal"}
 QM9_COORDS_STD = 1.723299503326416  # semla-flow scriptutil.py QM9_COORDS_STD_DEV (Angstrom)
 
 
