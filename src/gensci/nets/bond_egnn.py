@@ -84,6 +84,7 @@ class BondEGNN(nn.Module):
             raise ValueError(f"x_cond must be given exactly when the network was built with cond_coords "
                              f"(cond_coords={self.cond_coords})")
         graph = EdgeList(node_mask.bool())
+        graph.reverse  # noqa: B018  (computed here, outside a compiled _run)
         run = compiled(BondEGNN._run) if self.compile else BondEGNN._run
         cond = graph.pack(x_cond) if x_cond is not None else None
         x_out, h_out, e_out = run(self, graph, graph.pack(h), graph.pack(x), graph.pack_pairs(e), cond)
