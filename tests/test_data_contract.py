@@ -11,6 +11,8 @@ from gensci.workflows.base import data_spec, load_data
 TINY = {
     "radio": {"n_train": 64, "n_valid": 16, "n_test": 16},
     "qm9": {"limit_train": 32, "limit_eval": 8},
+    "qm9-bonds": {"limit_train": 32, "limit_eval": 8},
+    "qm9-graph": {"limit_train": 32, "limit_eval": 8},
     "galaxies": {"n_per_class": 4, "n_valid_per_class": 2, "n_test_per_class": 2, "image_size": 16, "cache": False},
     "toy": {},
 }
@@ -29,7 +31,7 @@ def test_loaded_items_match_the_spec(name):
     assert splits.spec == spec and set(spec.info) <= set(splits.info), set(spec.info) - set(splits.info)
     for split in ("train", "valid", "test"):
         dataset = getattr(splits, split)
-        batch = collate_gathered(dataset.__getitems__(list(range(min(4, len(dataset))))))
+        batch = (splits.collate or collate_gathered)(dataset.__getitems__(list(range(min(4, len(dataset))))))
         check_items(spec, batch, where=f"{name} {split}")
     if spec.ranges:
         assert set(splits.info["value_ranges"]) == set(spec.ranges)

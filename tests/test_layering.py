@@ -32,6 +32,7 @@ ALLOWED = {
     "gensci.api": LEAVES + ["gensci.config", "gensci.registry", "gensci.train", "gensci.viz", "gensci.workflows"],
     "gensci.cli": LEAVES + ["gensci.config", "gensci.registry", "gensci.api", "gensci.workflows"],
     "gensci.__main__": ["gensci.cli"],
+    "gensci.weights": [],
     "gensci": [],
 }
 

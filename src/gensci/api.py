@@ -20,6 +20,7 @@ from gensci.train.trainer import Trainer, TrainResult
 from gensci.viz.report import ReportSection
 from gensci.workflows.base import (EvalOptions, Run, SampleOptions, build_method, check_run_fits, load_data,
                                    workflow_for)
+from gensci.workflows.shipped import open_run
 
 
 def resolve_config(
@@ -82,7 +83,8 @@ def train(
 
 
 def evaluate(run: Run | str | Path, options: EvalOptions | None = None, save: bool = True) -> dict[str, Any]:
-    run = run if isinstance(run, Run) else Run(run)
+    """Measure a run (a run directory, or the name of shipped weights)."""
+    run = run if isinstance(run, Run) else open_run(run)
     metrics = run.workflow.evaluate(run, options or EvalOptions())
     if save:
         atomic_write(run.path / "evaluation.json", json.dumps(metrics, indent=2))
@@ -90,7 +92,8 @@ def evaluate(run: Run | str | Path, options: EvalOptions | None = None, save: bo
 
 
 def sample(run: Run | str | Path, options: SampleOptions | None = None) -> list[Path]:
-    run = run if isinstance(run, Run) else Run(run)
+    """Draw samples from a run (a run directory, or the name of shipped weights)."""
+    run = run if isinstance(run, Run) else open_run(run)
     return run.workflow.sample(run, options or SampleOptions())
 
 
@@ -116,7 +119,7 @@ def report(run: Run | str | Path, metrics: dict[str, Any] | None = None) -> Path
     """Write RUN/report.html (figures in RUN/figures and embedded) and return its path."""
     from gensci.viz.report import write_run_report
 
-    run = run if isinstance(run, Run) else Run(run)
+    run = run if isinstance(run, Run) else open_run(run)
     metrics = metrics if metrics is not None else saved_evaluation(run)
     if metrics is None:
         metrics = evaluate(run)

@@ -94,7 +94,7 @@ def train(
 @app.command()
 @_guard
 def sample(
-    run: Path = typer.Argument(..., help="run directory"),
+    run: str = typer.Argument(..., help="run directory, or the name of shipped weights (e.g. a preset name)"),
     n: Optional[int] = typer.Option(None, help="number of samples"),
     input: Optional[Path] = typer.Option(None, "--input", help="your own data to transform (e.g. traces to denoise)"),
     out_file: Optional[Path] = typer.Option(None, "--out", help="output file (format from its suffix)"),
@@ -110,9 +110,10 @@ def sample(
 ) -> None:
     """Draw samples from a trained run (for a denoiser: denoise the test split or --input)."""
     from gensci import api
-    from gensci.workflows.base import Run, SampleOptions
+    from gensci.workflows.base import SampleOptions
+    from gensci.workflows.shipped import open_run
 
-    opened = Run(run) if run.is_dir() else run
+    opened = open_run(run)
     options = SampleOptions(n, input, out_file, steps, chain, until_stable, class_label, seed, batch_size, sampler,
                             max_tries, checkpoint)
     paths = api.sample(opened, options)
@@ -126,7 +127,7 @@ def sample(
 @app.command()
 @_guard
 def evaluate(
-    target: Optional[Path] = typer.Argument(None, help="run directory, or a molecule file (XYZ/SDF)"),
+    target: Optional[Path] = typer.Argument(None, help="run directory, shipped weights' name, or a molecule file (XYZ/SDF)"),
     dataset: Optional[str] = typer.Option(None, help="evaluate a built-in data set itself (qm9)"),
     split: str = typer.Option("train", help="with --dataset: train|valid|test"),
     limit: Optional[int] = typer.Option(None, help="with --dataset: only the first N molecules"),
@@ -141,7 +142,8 @@ def evaluate(
 ) -> None:
     """Measure a run, a molecule file or a data set; the statistics a scientist would check."""
     from gensci import api
-    from gensci.workflows.base import EvalOptions, Run
+    from gensci.workflows.base import EvalOptions
+    from gensci.workflows.shipped import open_run, shipped_names
 
     if dataset is not None:
         if dataset != "qm9":
@@ -151,8 +153,8 @@ def evaluate(
         metrics = evaluate_dataset(split=split, limit=limit, remove_h=remove_h)
     elif target is None:
         _fail("give a run directory, a molecule file, or --dataset NAME")
-    elif target.is_dir():
-        run = Run(target)
+    elif target.is_dir() or (not target.exists() and str(target) in shipped_names()):
+        run = open_run(target)
         metrics = api.evaluate(run, EvalOptions(n=n, steps=steps, seed=seed, sampler=sampler, checkpoint=checkpoint))
         _say_checkpoint(run)
     elif target.exists():
@@ -160,7 +162,7 @@ def evaluate(
 
         metrics = evaluate_file(target, reference=reference)
     else:
-        _fail(f"{target}: no such run directory or file")
+        _fail(f"{target}: no such run directory, shipped weights or file (shipped: {', '.join(shipped_names()) or 'none'})")
     _print_metrics(metrics, as_json)
 
 

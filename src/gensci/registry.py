@@ -76,6 +76,14 @@ DATASETS = Registry(
             "gensci.data.qm9:QM9Data",
             "QM9: 130,831 small organic molecules with 3D coordinates (from the qm9pack package)",
         ),
+        "qm9-bonds": Entry(
+            "gensci.data.qm9_bonds:QM9BondsData",
+            "QM9 with explicit H, 3D, plus Kekule bonds and formal charges (perceived once from xyz + SMILES)",
+        ),
+        "qm9-graph": Entry(
+            "gensci.data.qm9_bonds:QM9GraphData",
+            "QM9 heavy atoms only (<= 9, implicit H) with Kekule bonds and formal charges",
+        ),
         "galaxies": Entry(
             "gensci.data.galaxies:GalaxyData",
             "simulated galaxy images: barred spiral / elliptical / spiral (RGB, 64x64)",

@@ -168,7 +168,7 @@ def molecule_tensors(arrays: dict[str, np.ndarray], rows: np.ndarray, remove_h: 
     if remove_h:
         numbers, width = ATOMIC_NUMBERS[1:], MAX_HEAVY_ATOMS
         keep = charges > 1
-        order = np.argsort(~keep, axis=1, kind="stable")  # heavy atoms first, original order kept
+        order = heavy_atoms_first(charges)
         charges = np.take_along_axis(charges * keep, order, 1)[:, :width]
         pos = np.take_along_axis(pos * keep[..., None], order[..., None], 1)[:, :width]
     mask = charges > 0
@@ -184,6 +184,11 @@ def molecule_tensors(arrays: dict[str, np.ndarray], rows: np.ndarray, remove_h: 
     for name in PROPERTY_UNITS:
         out[name] = torch.from_numpy(arrays[name][rows].astype(np.float32))
     return out
+
+
+def heavy_atoms_first(charges: np.ndarray) -> np.ndarray:
+    """[M, 29] atom order putting the heavy atoms (atomic number > 1) first, each group in its original order."""
+    return np.argsort(~(charges > 1), axis=1, kind="stable")
 
 
 def n_nodes_histogram(node_mask: torch.Tensor) -> dict[str, int]:
@@ -225,26 +230,33 @@ class QM9Data:
     @classmethod
     def load(cls, config: QM9DataConfig) -> DataSplits:
         arrays = load_arrays()
-        limits = {"train": config.limit_train, "valid": config.limit_eval, "test": config.limit_eval}
-        tensors = {}
-        for split, limit in limits.items():
-            rows = split_rows(split, config.split)[:limit]
-            tensors[split] = molecule_tensors(arrays, rows, config.remove_h)
-        train = tensors["train"]
-        elements = list(ELEMENTS[1:] if config.remove_h else ELEMENTS)
-        info = {
-            "dataset": "qm9",
-            "split": config.split,
-            "remove_h": config.remove_h,
-            "atom_types": elements,
-            "atomic_numbers": list(ATOMIC_NUMBERS[1:] if config.remove_h else ATOMIC_NUMBERS),
-            "max_n_atoms": MAX_HEAVY_ATOMS if config.remove_h else MAX_ATOMS,
-            "n_nodes_hist": n_nodes_histogram(train["node_mask"]),
-            "atom_type_counts": dict(zip(elements, (int(c) for c in train["one_hot"].sum((0, 1)).long()))),
-            "properties": dict(PROPERTY_UNITS),
-            "sizes": {k: int(len(v["node_mask"])) for k, v in tensors.items()},
-        }
-        return DataSplits(*(TensorDictDataset(tensors[k]) for k in ("train", "valid", "test")), info=info)
+        tensors = {split: molecule_tensors(arrays, rows, config.remove_h) for split, rows in limited_rows(config).items()}
+        return DataSplits(*(TensorDictDataset(tensors[k]) for k in ("train", "valid", "test")),
+                          info=qm9_info(config, tensors))
+
+
+def limited_rows(config: QM9DataConfig) -> dict[str, np.ndarray]:
+    """Rows of load_arrays() per split ("train", "valid", "test") after the config's split and limits."""
+    limits = {"train": config.limit_train, "valid": config.limit_eval, "test": config.limit_eval}
+    return {split: split_rows(split, config.split)[:limit] for split, limit in limits.items()}
+
+
+def qm9_info(config: QM9DataConfig, tensors: dict[str, dict[str, torch.Tensor]]) -> dict:
+    """The QM9_INFO metadata of loaded splits (tensors per split as molecule_tensors returns them)."""
+    train = tensors["train"]
+    elements = list(ELEMENTS[1:] if config.remove_h else ELEMENTS)
+    return {
+        "dataset": config.name,
+        "split": config.split,
+        "remove_h": config.remove_h,
+        "atom_types": elements,
+        "atomic_numbers": list(ATOMIC_NUMBERS[1:] if config.remove_h else ATOMIC_NUMBERS),
+        "max_n_atoms": MAX_HEAVY_ATOMS if config.remove_h else MAX_ATOMS,
+        "n_nodes_hist": n_nodes_histogram(train["node_mask"]),
+        "atom_type_counts": dict(zip(elements, (int(c) for c in train["one_hot"].sum((0, 1)).long()))),
+        "properties": dict(PROPERTY_UNITS),
+        "sizes": {k: int(len(v["node_mask"])) for k, v in tensors.items()},
+    }
 
 
 def _time_loads() -> None:  # python -m gensci.data.qm9: parse (if needed) and time a cached load

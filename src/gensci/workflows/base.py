@@ -88,7 +88,19 @@ class Run:
 
     @cached_property
     def data(self) -> DataSplits:
+        """The data splits (loaded on first use: evaluation needs them, sampling does not)."""
         return load_data(self.config)
+
+    @cached_property
+    def spec(self) -> DataSpec:
+        return data_spec(self.config)
+
+    @cached_property
+    def info(self) -> dict[str, Any]:
+        """The data set's plain metadata the method was built from (stored with the weights)."""
+        from gensci.train.checkpoint import load_checkpoint
+
+        return load_checkpoint(self.checkpoint_path())["info"]
 
     def history(self) -> list[dict]:
         f = self.path / "metrics.jsonl"

@@ -177,7 +177,7 @@ class ImageWorkflow(Workflow):
         arrays = {"images": x.numpy()} | ({"labels": labels.numpy()} if labels is not None else {})
         np.savez_compressed(out, **arrays)
         png = out.with_suffix(".png")
-        names = run.data.info.get("class_names") or []
+        names = run.info.get("class_names") or []
         if labels is not None and options.class_label is None:
             grid_per_class(x, labels, names, png, per_class=min(8, max(1, n // len(names))))
         else:

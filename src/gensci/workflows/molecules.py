@@ -81,14 +81,14 @@ class MoleculeWorkflow(Workflow):
         if options.chain:
             return self._chain(run, method, options, generator)
         samples = method.sample(options.n or 100, generator=generator, options=options.sampling())
-        molecules = to_molecules(samples, run.data.info["atom_types"])
+        molecules = to_molecules(samples, run.info["atom_types"])
         base = _out_base(options.out, run.samples_dir / "samples")
         return [write_sdf(base.with_suffix(".sdf"), molecules), write_xyz(base.with_suffix(".xyz"), molecules)]
 
     def _chain(self, run: Run, method: Method, options: SampleOptions, generator) -> list[Path]:
         if "chain" not in method.capabilities:
             raise UserError(f"method {run.config.method.name} has no denoising chain to show")
-        types = run.data.info["atom_types"]
+        types = run.info["atom_types"]
         tries = options.max_tries if options.until_stable else 1
         if tries < 1:
             raise UserError(f"--max-tries must be at least 1, got {tries}")
@@ -109,7 +109,7 @@ class MoleculeWorkflow(Workflow):
         from gensci.viz.molecules import molecule_grid
 
         figures = run.figures_dir
-        method, types = run.method(), run.data.info["atom_types"]
+        method, types = run.method(), run.info["atom_types"]
         steps = metrics.get("sampling_steps") or run.config.eval.sampling_steps
         sampling = SamplingOptions(steps=steps if "steps" in method.sampling_options else None)
         molecules = to_molecules(method.sample(12, generator=_generator(method, 0), options=sampling), types)

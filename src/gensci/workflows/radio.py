@@ -57,7 +57,7 @@ class RadioWorkflow(Workflow):
         else:
             items = _head(run.data.test, options.n or len(run.data.test))
         recovered = run.method(checkpoint=options.checkpoint).denoise(items["input"], options.batch_size or run.config.eval.batch_size)
-        to_physical = run.data.spec.ranges["input"].to_physical
+        to_physical = run.spec.ranges["input"].to_physical
         arrays = {"recovered": recovered, "traces": items["input"], "scale": items["scale"], "offset": items["offset"]}
         arrays["recovered_physical"] = to_physical(recovered, items)
         arrays["traces_physical"] = to_physical(items["input"], items)

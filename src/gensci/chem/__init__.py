@@ -1,0 +1,15 @@
+"""Chemistry shared by data, metrics and viz: valence tables, RDKit molecule building, bond perception.
+
+A leaf package: it imports numpy, RDKit and gensci.errors/files/ops only (never data, metrics,
+methods). Modules:
+- `valences`: the "predicted-bond" stability protocol of MiDi and its successors (allowed valences
+  keyed by element and formal charge), vectorised over padded batches.
+- `rdmol`: an RDKit molecule from atoms + bond orders + formal charges (+ 3D conformer) and its
+  sanitised canonical SMILES.
+- `perception`: bond orders and formal charges of a 3D molecule whose SMILES is known.
+
+Bond codes everywhere: 0 none, 1 single, 2 double, 3 triple, 4 aromatic (MiDi's and EDM's `bond_dict`).
+RDKit is imported inside the functions that need it, so importing gensci.chem stays cheap.
+"""
+
+BOND_CODES = {0: "none", 1: "single", 2: "double", 3: "triple", 4: "aromatic"}

@@ -1,0 +1,1 @@
+"""Trained weights shipped with gensci (NAME.safetensors + NAME.json manifests); see gensci.workflows.shipped."""
