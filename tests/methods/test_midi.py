@@ -109,8 +109,9 @@ def test_seeded_sampling_and_chain(objective):
 
 def test_diffusion_rejects_more_steps_than_trained_and_conditions():
     method = _method("diffusion", diffusion={"timesteps": 10}).eval()
-    with pytest.raises(ValueError, match="1..10"):
+    with pytest.raises(UserError, match="1..10"):
         method.sample(1, options=SamplingOptions(steps=11))
+    assert method.describe_sampling(SamplingOptions())["sampling_steps"] == 10  # the default (100) is capped at T
     with pytest.raises(UserError):
         method.sample(1, condition=1)
 

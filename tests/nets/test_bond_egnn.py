@@ -100,3 +100,18 @@ def test_network_without_self_conditioning_rejects_it():
     h, x, e, mask = _batch(torch.float32)
     with pytest.raises(ValueError, match="cond_coords"):
         net(h, x, e, mask, x)
+
+
+@pytest.mark.slow
+def test_compiled_network_equals_eager():  # ~1 min: torch.compile on CPU
+    net = _net(torch.float32, cond=True)
+    h, x, e, mask = _batch(torch.float32)
+    eager = net(h, x, e, mask, x)
+    net.compile = True
+    for a, b in zip(net(h, x, e, mask, x), eager):
+        assert torch.allclose(a, b, atol=1e-5)
+    h2, x2, e2, mask2 = _batch(torch.float32, b=5, n=11, seed=1)  # other shapes: no recompilation needed
+    compiled = net(h2, x2, e2, mask2, x2)
+    net.compile = False
+    for a, b in zip(compiled, net(h2, x2, e2, mask2, x2)):
+        assert torch.allclose(a, b, atol=1e-5)

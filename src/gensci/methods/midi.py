@@ -206,9 +206,16 @@ class MiDi(Method):
         return {"loss": float(loss.detach()), **parts}
 
     # ---- sampling --------------------------------------------------------------------------------
+    def steps(self, options: SamplingOptions | None) -> int:
+        """options.steps, else the config's sampling_steps (at most the diffusion's trained timesteps)."""
+        if options is not None and options.steps is not None:
+            return options.steps
+        limit = self.objective.max_steps
+        return self.config.sampling_steps if limit is None else min(self.config.sampling_steps, limit)
+
     def describe_sampling(self, options: SamplingOptions) -> dict[str, Any]:
         sampler = "euler (flow matching)" if self.config.objective == "flow" else "ancestral (MiDi posteriors)"
-        return {"sampling_steps": options.steps or self.config.sampling_steps, "sampler": sampler}
+        return {"sampling_steps": self.steps(options), "sampler": sampler}
 
     def _model(self):
         previous: list[Prediction | None] = [None]
@@ -231,8 +238,7 @@ class MiDi(Method):
         if condition is not None:
             raise UserError("this MiDi model is unconditional; sample it without a condition")
         sizes = sample_categorical(self.n_atoms_prob.float().expand(n, -1), generator)
-        steps = options.steps or self.config.sampling_steps
-        mol = self.objective.sample(self._model(), self._mask(sizes), steps, generator)
+        mol = self.objective.sample(self._model(), self._mask(sizes), self.steps(options), generator)
         if not torch.isfinite(mol.x).all():
             raise FloatingPointError("sampling produced non-finite coordinates (diverged); check the checkpoint")
         return self.decode(mol)
@@ -242,7 +248,7 @@ class MiDi(Method):
               options: SamplingOptions | None = None, n_atoms: int | None = None) -> dict[str, Tensor]:
         """One molecule from noise to the sample: n_frames states evenly spaced over the steps (first: the prior
         draw, last: the sample), each key [n_frames, N, ...], plus "t" [n_frames], the noise level (1 -> 0)."""
-        steps = (options or SamplingOptions()).steps or self.config.sampling_steps
+        steps = self.steps(options)
         n_atoms = int(self.n_atoms_prob.argmax()) if n_atoms is None else int(n_atoms)
         states: list[tuple[Molecules, float]] = []
         mask = self._mask(torch.tensor([n_atoms], device=self.device))

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gensci.errors import UserError
 from gensci.methods.diffusion import discrete, flow
 from gensci.methods.diffusion.schedules import alpha, sigma
 from gensci.ops.alignment import equivariant_ot
@@ -68,6 +69,7 @@ class FlowMatching(nn.Module):
     sampling: Euler steps on an even grid, the last network call's prediction is the sample (fm.py _generate)."""
 
     time_name = "flow time (0 noise, 1 data)"
+    max_steps = None  # any number of Euler steps
 
     def __init__(self, config, sizes: dict[str, int]):
         super().__init__()
@@ -97,6 +99,8 @@ class FlowMatching(nn.Module):
 
     @torch.no_grad()
     def sample(self, model: Model, mask: Tensor, steps: int, generator=None, callback: Callback | None = None) -> Molecules:
+        if steps < 1:
+            raise UserError(f"sampling steps must be at least 1, got {steps}")
         grid = flow.time_grid(steps).tolist()
         state = self.prior(mask, generator)
         if callback is not None:
@@ -126,6 +130,10 @@ class Diffusion(nn.Module):
     sample (diffusion_model.py sample_batch)."""
 
     time_name = "diffusion time (0 data, 1 noise)"
+
+    @property
+    def max_steps(self) -> int:
+        return self.config.timesteps
 
     def __init__(self, config, sizes: dict[str, int], marginals: dict[str, Tensor]):
         super().__init__()
@@ -165,7 +173,7 @@ class Diffusion(nn.Module):
     def time_grid(self, steps: int) -> list[int]:
         T = self.config.timesteps
         if not 1 <= steps <= T:
-            raise ValueError(f"sampling steps must be in 1..{T} (the trained timesteps), got {steps}")
+            raise UserError(f"sampling steps must be in 1..{T} (the trained diffusion timesteps), got {steps}")
         return [round(k * T / steps) for k in range(steps, -1, -1)]
 
     @torch.no_grad()
