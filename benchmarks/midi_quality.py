@@ -61,6 +61,9 @@ def edm_reference(info: dict):
 
 def measure(run: Run, method, n: int, steps: int, seed: int, batch: int, graph_ref, edm_ref) -> dict:
     info = run.data.info
+    for warm in (3, 5):  # torch.compile's first calls (when the run compiles) are not sampling time
+        method.sample(warm, generator=torch.Generator(device=method.device).manual_seed(warm),
+                      options=SamplingOptions(steps=2, batch_size=warm))
     generator = torch.Generator(device=method.device).manual_seed(seed)
     start = time.perf_counter()
     samples = method.sample(n, generator=generator, options=SamplingOptions(steps=steps, batch_size=batch))

@@ -35,15 +35,15 @@ INFO = {"atom_types": ["H", "C", "N", "O", "F"], "charge_values": [-1, 0, 1],
         "bond_types": ["none", "single", "double", "triple"], "max_n_atoms": 29,
         "n_nodes_hist": EDM_INFO["n_nodes_hist"], "atom_type_marginal": [0.51, 0.35, 0.06, 0.08, 0.002],
         "charge_marginal": [0.001, 0.998, 0.001], "bond_type_marginal": [0.88, 0.11, 0.007, 0.003]}
-# name -> MiDiConfig overrides; "m" = message width, "L" = layers; default: 6 layers, 128 wide, message 64, edge 32
+# name -> MiDiConfig overrides; "m" = message width, "L" = layers; default: 6 layers, 128 wide, message 32, edge 32
 VARIANTS = {
-    "midi m64 (default)": {},
-    "midi m32": {"message_nf": 32},
+    "midi m32 (default)": {},
+    "midi m64": {"message_nf": 64},
     "midi m128 (EGNN-width messages)": {"message_nf": 128},
-    "midi m64 4L": {"n_layers": 4},
-    "midi m64 256 wide": {"hidden_nf": 256},
-    "midi m64 diffusion": {"objective": "diffusion"},
-    "midi m64 self-cond": {"self_condition": True},
+    "midi m64 4L": {"message_nf": 64, "n_layers": 4},
+    "midi m64 256 wide": {"message_nf": 64, "hidden_nf": 256},
+    "midi m32 diffusion": {"objective": "diffusion"},
+    "midi m32 self-cond": {"self_condition": True},
 }
 
 

@@ -63,7 +63,7 @@ class BondEGNN(nn.Module):
     -> (x_out [B, N, 3], h_out [B, N, out_node_nf], e_out [B, N, N, out_edge_nf]); see the module docstring."""
 
     def __init__(self, in_node_nf: int, in_edge_nf: int, out_node_nf: int, out_edge_nf: int, hidden_nf: int = 128,
-                 message_nf: int = 64, edge_nf: int = 32, n_layers: int = 6, n_rbf: int = 16, rbf_max: float = 6.0,
+                 message_nf: int = 32, edge_nf: int = 32, n_layers: int = 6, n_rbf: int = 16, rbf_max: float = 6.0,
                  normalization_factor: float = 10.0, cond_coords: bool = False, compile: bool = False):
         super().__init__()
         self.normalization_factor, self.cond_coords, self.compile = normalization_factor, cond_coords, compile
