@@ -1,9 +1,10 @@
 """Run under torchrun by test_distributed.py: trains on 2 CPU processes (gloo).
 
-argv: OUT [toy|wgan-gp|edm-compiled]. `wgan-gp` is the galaxy WGAN-GP preset shrunk to 16x16 images: two
+argv: OUT [toy|wgan-gp|midi|edm-compiled]. `wgan-gp` is the galaxy WGAN-GP preset shrunk to 16x16 images: two
 optimisers and a double-backward penalty, the case DDP is most fragile in. `edm-compiled` is
 qm9-edm-small cut to 2 blocks (more than DDP's first 1 MB gradient bucket) with its torch.compile'd EGNN:
-Dynamo's DDP graph splitting at bucket boundaries once broke it.
+Dynamo's DDP graph splitting at bucket boundaries once broke it. `midi` is qm9-midi with self-conditioning: some
+steps make an extra (no-grad) forward pass, which every process must make alike.
 """
 
 import faulthandler
@@ -25,6 +26,8 @@ SHRUNK = {
     "wgan-gp": ("galaxy-wgan-gp", ["data.image_size=16", "data.n_per_class=16", "data.n_valid_per_class=4",
                                    "data.n_test_per_class=8", "data.cache=false", "method.g_width=4",
                                    "method.d_width=4", "train.batch_size=8", "train.max_steps=10"]),
+    "midi": ("qm9-midi", ["data.limit_train=64", "data.limit_eval=16", "method.n_layers=2", "method.compile=false",
+                          "method.self_condition=true", "train.batch_size=8", "train.max_steps=6"]),
     "edm-compiled": ("qm9-edm-small", ["data.limit_train=64", "data.limit_eval=16", "method.n_layers=2",
                                        "method.compile=true", "train.batch_size=8", "train.max_steps=3"]),
 }

@@ -94,6 +94,13 @@ class MiDiConfig(MethodConfig):
     diffusion: DiffusionConfig = DiffusionConfig()
 
 
+def self_condition_at(step: int) -> bool:
+    """Whether training step `step` conditions on a first prediction (probability 1/2, as semla-flow): a function
+    of the step, so every DDP process decides alike (each forward of a DDP module broadcasts its buffers, a
+    collective call: one process making an extra forward would hang or abort the others)."""
+    return bool(torch.rand((), generator=torch.Generator().manual_seed(1_000_003 * step + 7)) < 0.5)
+
+
 class MiDi(Method):
     """Joint equivariant generation of coordinates, atom types, formal charges and bonds (see the module docstring)."""
 
@@ -199,7 +206,7 @@ class MiDi(Method):
         clean = self.encode(batch)
         noisy, t = self.objective.corrupt(clean)
         cond = None
-        if self.config.self_condition and bool(torch.rand(()) < 0.5):
+        if self.config.self_condition and self_condition_at(step):
             with torch.no_grad():
                 cond = self.network(noisy, t)
         loss, parts = self.loss(self.network(noisy, t, cond), clean)
