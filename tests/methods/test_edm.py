@@ -218,24 +218,29 @@ def test_default_ancestral_sampler_reproduces_edm_before_the_toolkit(steps):
 
 
 def test_one_t_sample_nll_reproduces_edm_before_the_toolkit():
-    nll = tiny_edm(nll_t_samples=1).log_likelihood(molecules(), generator=torch.Generator().manual_seed(0))
+    method = tiny_edm(nll_t_samples=1, nll_t_sampling="uniform")
+    nll = method.log_likelihood(molecules(), generator=torch.Generator().manual_seed(0))
     assert nll.tolist() == pytest.approx(GOLDEN_NLL, rel=1e-5)
 
 
 def test_more_t_samples_shrink_the_nll_spread_and_keep_its_mean():
-    """Fixed tiny model (T = 20), 16 seeds x 8 copies of each molecule: the std of the per-molecule estimate
-    falls with nll_t_samples (stratified t; K = T visits every t once, leaving only the noise's spread), and the
-    means agree within the sampling error (unbiased)."""
+    """Fixed tiny model (T = 20), 16 seeds x 8 copies of each molecule: the std of the per-molecule estimate falls
+    with nll_t_samples (K = T uniform strata visit every t once, leaving only the noise's spread), importance
+    sampling beats uniform at equal K, and every estimator's mean agrees within its sampling error (unbiased)."""
     method, batch, stats = edm(timesteps=20).eval(), molecules(repeat=8), {}
-    for k in (1, 4, 20):
-        method.config.nll_t_samples = k
+    for sampling, k in [("uniform", 1), ("uniform", 4), ("uniform", 20), ("importance", 1), ("importance", 4)]:
+        method.config.nll_t_samples, method.config.nll_t_sampling = k, sampling
         calls = []
         hook = method.net.register_forward_hook(lambda *a: calls.append(1))
         draws = torch.stack([method.log_likelihood(batch, torch.Generator().manual_seed(s)) for s in range(16)])
         hook.remove()
         assert len(calls) == 16 * (k + 1)
         draws = draws.view(16, 8, 4).flatten(0, 1)  # [16 seeds x 8 copies, 4 molecules]
-        stats[k] = draws.mean(0), draws.std(0), draws.std(0) / len(draws) ** 0.5
-    assert (stats[4][1] < 0.7 * stats[1][1]).all() and (stats[20][1] < 0.2 * stats[1][1]).all(), stats
-    for k in (1, 4):
-        assert ((stats[k][0] - stats[20][0]).abs() < 4 * stats[k][2]).all(), (k, stats)
+        stats[sampling, k] = draws.mean(0), draws.std(0), draws.std(0) / len(draws) ** 0.5
+    spread = {key: value[1] for key, value in stats.items()}
+    assert (spread["uniform", 4] < 0.7 * spread["uniform", 1]).all(), spread
+    assert (spread["uniform", 20] < 0.2 * spread["uniform", 1]).all(), spread
+    assert (spread["importance", 4] < 0.7 * spread["importance", 1]).all(), spread
+    assert (spread["importance", 4] < spread["uniform", 4]).all(), spread
+    for key, (mean, _, sem) in stats.items():
+        assert ((mean - stats["uniform", 20][0]).abs() < 4 * sem + 4 * stats["uniform", 20][2]).all(), (key, stats)

@@ -26,12 +26,13 @@ from gensci.config import TrainConfig
 from gensci.errors import ConfigError, UserError
 from gensci.methods.base import Method, SamplingOptions
 from gensci.methods.diffusion.config import DiffusionConfig
+from gensci.methods.diffusion.likelihood import vlb_times, vlb_weights
 from gensci.methods.diffusion.samplers import check_sampler, final_step, get_sampler, time_grid
 from gensci.methods.diffusion.schedules import alpha, gamma_table, sigma, snr
 from gensci.nets.egnn import EGNN
 from gensci.ops.gaussian import gaussian_kl, gaussian_kl_isotropic, standard_normal_log_cdf_diff
 from gensci.ops.masks import remove_mean, sample_com_free_gaussian, sample_masked_gaussian
-from gensci.ops.random import sample_categorical, sample_integers
+from gensci.ops.random import sample_categorical
 from gensci.ops.rotations import random_rotations
 from gensci.spec import Requirements, TensorSpec
 
@@ -50,8 +51,10 @@ class EDMConfig(DiffusionConfig):
     normalization_factor: float = Field(1.0, gt=0, description="sum aggregation divided by this")
     aggregation: Literal["sum", "mean"] = "sum"
     noise_schedule: str = Field("polynomial_2", description="a schedule name (methods/diffusion/schedules.py)")
-    nll_t_samples: int = Field(4, ge=1, description="times t per molecule in the NLL's diffusion term "
-                                                    "(stratified; benchmarks/edm_nll_variance.md)")
+    nll_t_samples: int = Field(4, ge=1, description="times t per molecule in the NLL's diffusion term, one per "
+                                                    "stratum (benchmarks/edm_nll_variance.md)")
+    nll_t_sampling: Literal["importance", "uniform"] = Field(
+        "importance", description="t drawn in proportion to the bound's weight w_t, or uniformly (EDM's reference)")
     normalize_factors: tuple[float, float, float] = Field((1.0, 4.0, 10.0), description="x, one-hot, charges")
     include_charges: bool = True
     loss: Literal["l2", "vlb"] = "l2"
@@ -214,23 +217,21 @@ class EDM(Method):
         """Negative log-likelihood bound -log p(x, h, N) [B] in nats: an unbiased estimate of the VLB
         (en_diffusion.py compute_loss with t0_always=True) minus log p(N), in nll_t_samples + 1 network calls.
 
-        The diffusion term sum_{t=1..T} L_t is estimated from K = nll_t_samples times per molecule, one drawn
-        uniformly in each of K strata of 1..T and weighted by its stratum's size (stratified sampling: unbiased,
-        and lower variance than K independent draws); K = 1 is the reference's single uniform t.
+        The diffusion term sum_{t=1..T} L_t comes from K = nll_t_samples times per molecule, one per stratum,
+        drawn in proportion to the bound's weight w_t ("importance") or uniformly ("uniform"; with K = 1 the
+        reference's single uniform t): methods/diffusion/likelihood.py vlb_times.
         """
         z, mask = self.encode(batch)
         T, f, n = self.config.timesteps, self.config.normalize_factors, mask.sum(1)
         dof_x = (n - 1) * 3
-        K = self.config.nll_t_samples
+        proposal = vlb_weights(self.gamma) if self.config.nll_t_sampling == "importance" else None
         loss_t = 0.0
-        for k in range(K):
-            lo, hi = 1 + k * T // K, 1 + (k + 1) * T // K
-            t_int = sample_integers(lo, hi, (len(z),), generator, z.device)
+        for t_int, t_weight in vlb_times(len(z), T, self.config.nll_t_samples, generator, z.device, proposal):
             gamma_t, alpha_t, sigma_t = self._gammas(t_int, z)
             eps = self.noise(z.shape, mask, generator, z.dtype)
             eps_hat = self.eps_model(alpha_t * z + sigma_t * eps, t_int.to(z.dtype) / T, mask)
             weight = snr(self.gamma[t_int - 1] - gamma_t).to(z.dtype) - 1
-            loss_t = loss_t + (hi - lo) * 0.5 * weight * (eps - eps_hat).square().flatten(1).sum(-1)
+            loss_t = loss_t + t_weight.to(z.dtype) * 0.5 * weight * (eps - eps_hat).square().flatten(1).sum(-1)
         # KL(q(z_1 | x) || N(0, I)) on the x subspace and the h features
         g1 = self.gamma[-1].expand(len(z)).to(z.dtype)
         a1, s1 = alpha(g1).view(-1, 1, 1), sigma(g1)
@@ -280,7 +281,8 @@ class EDM(Method):
         name = self._sampler_name(options)
         n_max, dtype = int(sizes.max()), next(self.net.parameters()).dtype
         mask = (torch.arange(n_max, device=self.device) < sizes[:, None]).to(dtype)
-        z = self.noise((len(sizes), n_max, 3 + self.n_feat), mask, generator, dtype)
+        b, n, d = shape = (len(sizes), n_max, 3 + self.n_feat)
+        z = self.noise(shape, mask, generator, dtype)
         times = time_grid(self.config.timesteps, options.steps)
         frames = [self._decode(z, mask)] if 0 in keep else []
 
@@ -292,14 +294,13 @@ class EDM(Method):
             return self.eps_model(z_t, t / self.config.timesteps, mask)
 
         z = get_sampler(name)(
-            model, z, times, self.gamma, noise=lambda: self.noise(z.shape, mask, generator, z.dtype),
+            model, z, times, self.gamma, noise=lambda: self.noise(shape, mask, generator, dtype),
             project=lambda z_s: torch.cat([remove_mean(z_s[..., :3], mask), z_s[..., 3:]], -1), callback=keep_frame,
             **self.config.sampler_options.get(name, {}),
         )
         # final step (en_diffusion.py sample_p_xh_given_z0): positions x ~ p(x | z_0) = N(x_hat, sigma_0^2 /
         # alpha_0^2) with CoM-free noise; h read off z_0 (arg-max of the one-hot bins, rounded charges)
-        b, n, d = z.shape
-        x_noise = lambda: torch.cat([sample_com_free_gaussian((b, n, 3), mask, generator, z.dtype),  # noqa: E731
+        x_noise = lambda: torch.cat([sample_com_free_gaussian((b, n, 3), mask, generator, dtype),  # noqa: E731
                                      z.new_zeros(b, n, d - 3)], -1)
         z = torch.cat([final_step(model, z, self.gamma, x_noise)[..., :3], z[..., 3:]], -1)
         if not torch.isfinite(z).all():

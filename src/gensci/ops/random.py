@@ -30,3 +30,9 @@ def sample_categorical(probs: Tensor, n: int, generator: torch.Generator | None)
     """n draws (with replacement) of indices into `probs` [K] (unnormalised weights), on probs' device."""
     gen_device = _device_of(generator, probs.device)
     return torch.multinomial(probs.to(gen_device), n, replacement=True, generator=generator).to(probs.device)
+
+
+def sample_uniform(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device,
+                   dtype: torch.dtype | None = None) -> Tensor:
+    """Uniform draws in [0, 1) [shape] in `dtype` (default: torch's default dtype) on `device`."""
+    return torch.rand(shape, generator=generator, device=_device_of(generator, device), dtype=dtype).to(device)
