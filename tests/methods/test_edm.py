@@ -106,7 +106,10 @@ def test_network_calls_equal_the_samplers_count_plus_final_step(steps, sampler):
 
 def test_sampler_from_config_or_per_call_and_unknown_names_are_config_errors():
     method = edm(timesteps=20, sampler="ddim", sampler_options={"ddim": {"eta": 0.0}}).eval()
-    assert method.describe_sampling(SamplingOptions()) == {"sampling_steps": 20, "sampler": "ddim"}
+    assert method.describe_sampling(SamplingOptions()) == {"sampling_steps": 20, "sampler": "ddim",
+                                                           "sampler_options": {"eta": 0.0}}
+    assert method.describe_sampling(SamplingOptions(steps=4, sampler="langevin")) == {"sampling_steps": 4,
+                                                                                      "sampler": "langevin"}
     assert method.sampling_options == {"steps", "sampler"}
     draw = lambda **kw: method.sample(3, generator=torch.Generator().manual_seed(0),  # noqa: E731
                                       options=SamplingOptions(steps=4, **kw))["positions"]
@@ -173,11 +176,13 @@ def test_cli_unknown_sampler_fails_at_load_with_one_line_listing_the_samplers(tm
 
     from gensci.cli import app
 
-    args = ["train", "qm9-edm-small", "--max-steps", "1", "--out", str(tmp_path / "r"), "--set", "method.sampler=nonsense"]
+    args = ["train", "qm9-edm-small", "--max-steps", "1", "--out", str(tmp_path / "r"),
+            "--set", "method.sampler=nonsense"]
     result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
     assert result.exit_code == 2 and "Traceback" not in result.output and not (tmp_path / "r").exists()
     lines = [line for line in result.output.splitlines() if "ancestral" in line]
-    assert len(lines) == 1 and all(name in lines[0] for name in ["method.sampler", "nonsense", *SAMPLERS]), result.output
+    assert len(lines) == 1, result.output
+    assert all(name in lines[0] for name in ["method.sampler", "nonsense", *SAMPLERS]), result.output
 
 
 # ---- golden numbers: EDM before the diffusion toolkit ------------------------------------------------------------
@@ -198,7 +203,8 @@ def tiny_edm(**kw):
 # makes the comparison exact), and the float32 NLL of molecules() with generator seed 0.
 GOLDEN_SAMPLES = {
     5: ([-2.2737367544323206e-13, 6346.813599995946, 1038558.2857064554, 132.20290170169235],
-        [[2, 2, 2, 2, 2, -1, -1], [2, 2, 2, 2, 2, -1, -1], [2, 2, 2, 2, -1, -1, -1], [2, 2, 2, 2, 2, -1, -1]], 638082.0),
+        [[2, 2, 2, 2, 2, -1, -1], [2, 2, 2, 2, 2, -1, -1], [2, 2, 2, 2, -1, -1, -1], [2, 2, 2, 2, 2, -1, -1]],
+        638082.0),
     None: ([-1.1368683772161603e-13, 5094.389613268301, 667457.3077881483, 103.20272884676217],
            [[4, 2, 2, 2, 2, -1, -1], [4, 2, 2, 2, 2, -1, -1], [2, 2, 4, 4, -1, -1, -1], [2, 2, 2, 2, 2, -1, -1]],
            817143.0),

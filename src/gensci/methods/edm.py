@@ -101,7 +101,9 @@ class EDM(Method):
                 "node_mask": TensorSpec((n,))}
 
     def describe_sampling(self, options: SamplingOptions) -> dict[str, Any]:
-        return {"sampling_steps": options.steps or self.config.timesteps, "sampler": self._sampler_name(options)}
+        name = self._sampler_name(options)
+        extra = {"sampler_options": self.config.sampler_options[name]} if self.config.sampler_options.get(name) else {}
+        return {"sampling_steps": options.steps or self.config.timesteps, "sampler": name, **extra}
 
     def _sampler_name(self, options: SamplingOptions) -> str:
         return check_sampler(options.sampler or self.config.sampler)
