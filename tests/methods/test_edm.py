@@ -250,3 +250,17 @@ def test_more_t_samples_shrink_the_nll_spread_and_keep_its_mean():
     assert (spread["importance", 4] < spread["uniform", 4]).all(), spread
     for key, (mean, _, sem) in stats.items():
         assert ((mean - stats["uniform", 20][0]).abs() < 4 * sem + 4 * stats["uniform", 20][2]).all(), (key, stats)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_cpu_generator_samples_and_scores_a_model_on_cuda_as_on_cpu():
+    cpu, cuda = tiny_edm().double(), tiny_edm().double().cuda()
+    options = SamplingOptions(steps=5)
+    a = cpu.sample(4, generator=torch.Generator().manual_seed(0), options=options)
+    b = cuda.sample(4, generator=torch.Generator().manual_seed(0), options=options)
+    assert torch.equal(a["node_mask"], b["node_mask"].cpu())
+    assert torch.allclose(a["positions"], b["positions"].cpu(), rtol=1e-6, atol=1e-6)
+    batch = molecules()
+    nll_cpu = cpu.log_likelihood(batch, torch.Generator().manual_seed(0))
+    nll_cuda = cuda.log_likelihood({k: v.cuda() for k, v in batch.items()}, torch.Generator().manual_seed(0))
+    assert torch.allclose(nll_cpu, nll_cuda.cpu(), rtol=1e-6)

@@ -184,7 +184,7 @@ class EDM(Method):
         term, leaving out the terms constant in the parameters (prior KL, Gaussian constants)."""
         T = self.config.timesteps
         gamma_t, alpha_t, sigma_t = self._gammas(t_int, z)
-        eps = self.noise(z.shape, mask)
+        eps = self.noise(z.shape, mask, dtype=z.dtype)
         z_t = alpha_t * z + sigma_t * eps
         sq = (eps - self.eps_model(z_t, t_int.to(z.dtype) / T, mask)).square()
         denom = z.shape[-1] * mask.sum(1).max() if l2 else 1.0
