@@ -51,7 +51,7 @@ class EDMConfig(DiffusionConfig):
     normalization_factor: float = Field(1.0, gt=0, description="sum aggregation divided by this")
     aggregation: Literal["sum", "mean"] = "sum"
     noise_schedule: str = Field("polynomial_2", description="a schedule name (methods/diffusion/schedules.py)")
-    nll_t_samples: int = Field(4, ge=1, description="times t per molecule in the NLL's diffusion term, one per "
+    nll_t_samples: int = Field(8, ge=1, description="times t per molecule in the NLL's diffusion term, one per "
                                                     "stratum (benchmarks/edm_nll_variance.md)")
     nll_t_sampling: Literal["importance", "uniform"] = Field(
         "importance", description="t drawn in proportion to the bound's weight w_t, or uniformly (EDM's reference)")
