@@ -110,7 +110,7 @@ def test_time_grid():
     assert time_grid(1000, 4) == [1000, 750, 500, 250, 0]
     grid = time_grid(1000, 300)
     assert len(grid) == 301 and all(a > b for a, b in zip(grid, grid[1:]))
-    with pytest.raises(ValueError, match="1..1000"):
+    with pytest.raises(ConfigError, match="1..1000"):  # a user's --steps: one line on the command line
         time_grid(1000, 1001)
 
 

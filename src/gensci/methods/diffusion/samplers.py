@@ -93,7 +93,7 @@ def time_grid(timesteps: int, steps: int | None = None) -> list[int]:
     """
     steps = timesteps if steps is None else int(steps)
     if not 1 <= steps <= timesteps:
-        raise ValueError(f"sampling steps must be in 1..{timesteps} (the trained timesteps), got {steps}")
+        raise ConfigError(f"sampling steps must be in 1..{timesteps} (the trained timesteps), got {steps}")
     return [round(k * timesteps / steps) for k in range(steps, -1, -1)]
 
 
