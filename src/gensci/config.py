@@ -142,6 +142,8 @@ def validate(raw: dict, origin: str = "config") -> ExperimentConfig:
             got = e.get("input")
             got = "" if isinstance(got, dict) or repr(got) in e["msg"] else f" (got {got!r})"
             lines.append(f"  {key}: {e['msg']}{got}")
+        if len(lines) == 1:  # one problem: one line
+            raise ConfigError(f"{origin}: {lines[0].strip()}") from None
         raise ConfigError(f"{origin}: invalid config\n" + "\n".join(lines)) from None
 
 
