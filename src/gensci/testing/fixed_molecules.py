@@ -24,6 +24,7 @@ class FixedMoleculesConfig(MethodConfig):
     smiles: list[str] = ["[NH3+]CC([O-])=O", "CC(=O)O", "C#N", "OC=O"]
     positions: bool = True  # False: 2D graphs (no positions in the samples)
     explicit_h: bool = True  # False: heavy atoms only (hydrogens implicit)
+    chain_frames: int = 4  # at most this many chain frames (drawing a hundred takes seconds)
 
 
 class FixedMolecules(Method):
@@ -58,8 +59,10 @@ class FixedMolecules(Method):
         return {key: torch.stack([p[key] for p in picks]).to(self.anchor.device) for key in picks[0]}
 
     def chain(self, n_frames: int = 100, generator=None, options: SamplingOptions | None = None) -> dict[str, Tensor]:
-        """The first molecule, its positions spread by 1 + 2t from t = 1 to 0 and its bonds only from t < 0.5."""
+        """The first molecule, its positions spread by 1 + 2t from t = 1 to 0 and its bonds only from t < 0.5;
+        min(n_frames, config.chain_frames) frames."""
         final = self.sample_batch(1, None, generator, options or SamplingOptions())
+        n_frames = min(n_frames, self.config.chain_frames)
         t = torch.linspace(1.0, 0.0, n_frames)
         out = {k: v.repeat(n_frames, *([1] * (v.dim() - 1))) for k, v in final.items()}
         out["bonds"] = out["bonds"] * (t < 0.5).view(-1, 1, 1).to(out["bonds"])
