@@ -50,18 +50,18 @@ class Carried:
 
     def protocols(self) -> tuple[list[str], dict[str, str]]:
         """(protocols that apply, {protocol: why not} for the others)."""
-        ran, skipped = ["distributions"], {}
+        ran, skipped = [], {}
         if self.positions:
-            ran.insert(0, "edm")
+            ran.append("edm")
         else:
             skipped["edm"] = "the molecules have no 3D positions (EDM's protocol infers bonds from distances)"
         if self.bonds:
-            ran.insert(len(ran) - 1, "graph")
+            ran.append("graph")
             if not self.explicit_h:
                 skipped["graph stability"] = "no explicit hydrogens (MiDi reports stability only with H)"
         else:
             skipped["graph"] = "the molecules carry no bonds of their own"
-        return ran, skipped
+        return ran + ["distributions"], skipped
 
 
 def evaluate_protocols(molecules, reference: MoleculeReference | None = None, carried: Carried | None = None,
