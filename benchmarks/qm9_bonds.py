@@ -17,16 +17,14 @@ from collections import Counter
 import numpy as np
 from scipy.stats import binomtest
 
+from gensci.chem.molecule import molecules_from_padded
 from gensci.chem.perception import FAILURES, ROUTES, perceive_bonds
 from gensci.chem.rdmol import build_mol, normalise_smiles, smiles_from_graph
 from gensci.chem.valences import atom_stable_batch
 from gensci.data import qm9, qm9_bonds
 from gensci.data.qm9_bonds import QM9BondsData
-from gensci.metrics.graph import evaluate_graphs, graphs_from_padded
+from gensci.metrics.graph import MIDI_QM9_DATA, evaluate_graphs
 
-# MiDi paper (Vignac et al., ECML 2023) Table 2, QM9 with explicit H, row "Data", in %.
-MIDI_QM9_DATA = {"atom_stability_graph": 99.8, "molecule_stability_graph": 98.7, "validity_graph": 98.9,
-                 "uniqueness_graph": 99.9}
 SYMBOL = dict(zip(qm9.ATOMIC_NUMBERS, qm9.ELEMENTS))
 _STEREO_LAYERS = re.compile(r"/[btmsi][^/]*")  # InChI stereo (b, t, m, s) and isotope (i) layers
 
@@ -109,8 +107,8 @@ def train_protocol() -> dict:
                                                         t["bonds"][part].numpy(), mask[part], splits.info["atom_types"])
     n_atoms, n_mol = int(mask.sum()), len(mask)
     t0 = time.perf_counter()
-    graphs = graphs_from_padded(t["atom_types"].numpy(), t["formal_charges"].numpy(), t["bonds"].numpy(), mask,
-                                splits.info["atom_types"])
+    graphs = molecules_from_padded({k: t[k] for k in ("atom_types", "formal_charges", "bonds", "node_mask")},
+                                   splits.info["atom_types"])
     full = evaluate_graphs(graphs)
     unstable = Counter()
     for b, i in zip(*np.nonzero(mask & ~atom_ok)):

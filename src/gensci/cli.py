@@ -128,7 +128,8 @@ def sample(
 @_guard
 def evaluate(
     target: Optional[Path] = typer.Argument(None, help="run directory, shipped weights' name, or a molecule file (XYZ/SDF)"),
-    dataset: Optional[str] = typer.Option(None, help="evaluate a built-in data set itself (qm9)"),
+    dataset: Optional[str] = typer.Option(None, help="evaluate a built-in data set itself: qm9 (EDM's protocol), "
+                                          "qm9-bonds (both protocols), qm9-graph (predicted-bond protocol)"),
     split: str = typer.Option("train", help="with --dataset: train|valid|test"),
     limit: Optional[int] = typer.Option(None, help="with --dataset: only the first N molecules"),
     remove_h: bool = typer.Option(False, "--remove-h", help="with --dataset qm9: heavy atoms only"),
@@ -146,11 +147,9 @@ def evaluate(
     from gensci.workflows.shipped import open_run, shipped_names
 
     if dataset is not None:
-        if dataset != "qm9":
-            _fail(f"--dataset {dataset}: only qm9 can be evaluated as a data set")
         from gensci.workflows.molecule_files import evaluate_dataset
 
-        metrics = evaluate_dataset(split=split, limit=limit, remove_h=remove_h)
+        metrics = evaluate_dataset(dataset, split=split, limit=limit, remove_h=remove_h)
     elif target is None:
         _fail("give a run directory, a molecule file, or --dataset NAME")
     elif target.is_dir() or (not target.exists() and str(target) in shipped_names()):

@@ -140,8 +140,10 @@ def validate(raw: dict, origin: str = "config") -> ExperimentConfig:
         for e in err.errors():
             key = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-"))
             got = e.get("input")
-            got = "" if isinstance(got, dict) else f" (got {got!r})"
+            got = "" if isinstance(got, dict) or repr(got) in e["msg"] else f" (got {got!r})"
             lines.append(f"  {key}: {e['msg']}{got}")
+        if len(lines) == 1:  # one problem: one line
+            raise ConfigError(f"{origin}: {lines[0].strip()}") from None
         raise ConfigError(f"{origin}: invalid config\n" + "\n".join(lines)) from None
 
 

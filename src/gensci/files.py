@@ -31,12 +31,19 @@ def atomic_write(path: str | Path, content: str | bytes | Callable[[Path], None]
                 f.write(content.encode() if isinstance(content, str) else content)
                 f.flush()
                 os.fsync(f.fileno())
+        os.chmod(tmp, _default_mode())  # mkstemp makes 0600 files; outputs get the usual permissions
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -3,14 +3,9 @@
 import numpy as np
 import pytest
 
-from gensci.data.molecule_io import (
-    Molecule,
-    MoleculeFileError,
-    read_molecules,
-    read_molecules_lenient,
-    write_molecules,
-)
-from gensci.metrics.molecules import infer_bonds
+from gensci.chem.distance_bonds import infer_bonds
+from gensci.chem.molecule import Molecule
+from gensci.data.molecule_io import MoleculeFileError, read_molecules, read_molecules_lenient, write_molecules, write_sdf
 
 
 def _molecules():
@@ -43,6 +38,36 @@ def test_accepts_pairs_and_writes_invalid_molecules(tmp_path):
                    ["C", "H", "H", "H", "H", "H"])
     back = read_molecules(write_molecules(tmp_path / "bad.sdf", [pentavalent]))
     assert back[0].bonds[0].sum() == 5
+
+
+def test_sdf_keeps_own_bonds_and_charges(tmp_path):
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    from gensci.chem.rdmol import graph_from_mol
+
+    mol = Chem.AddHs(Chem.MolFromSmiles("[NH3+]CC([O-])=O"))
+    Chem.Kekulize(mol, clearAromaticFlags=True)
+    symbols, bonds, charges = graph_from_mol(mol)
+    AllChem.EmbedMolecule(mol, randomSeed=0)
+    given = Molecule(mol.GetConformer().GetPositions(), symbols, "glycine", bonds, charges)
+    back = read_molecules(write_molecules(tmp_path / "gly.sdf", [given]))[0]
+    assert np.array_equal(back.bonds, bonds) and np.array_equal(back.formal_charges, charges)
+    assert read_molecules(write_molecules(tmp_path / "gly.xyz", [given]))[0].bonds is None  # XYZ: no bonds
+
+
+def test_2d_molecules_get_etkdg_conformers_in_sdf_and_no_xyz(tmp_path):
+    ethene = Molecule(None, ["C", "C"], "ethene", bonds=[[0, 2], [2, 0]])  # hydrogens implicit
+    broken = Molecule(None, ["C", "O"], "pentavalent", bonds=[[0, 3], [3, 0]], formal_charges=[0, 0])
+    path = write_sdf(tmp_path / "graphs.sdf", [ethene, broken], seed=1)
+    first, second = read_molecules(path)
+    assert first.atom_types == ["C", "C", "H", "H", "H", "H"] and first.bonds[0, 1] == 2
+    assert 1.25 < np.linalg.norm(first.positions[0] - first.positions[1]) < 1.45  # C=C about 1.34 A
+    assert second.bonds[0, 1] == 3 and not second.positions[:, 2].any()  # O with 3 bonds: a flat 2D layout
+    records = path.read_text().split("$$$$")
+    assert "RDKit ETKDG" in records[0] and "2D layout" in records[1]
+    with pytest.raises(ValueError, match="no positions"):
+        write_molecules(tmp_path / "graphs.xyz", [ethene])
 
 
 XYZ_GOOD = "3\nwater\nO 0 0 0\nH 0.7575 0.5865 0\nH -0.7575 0.5865 0\n"
@@ -116,19 +141,3 @@ def test_truncated_sdf_and_bad_files(tmp_path):
         read_molecules(tmp_path / "empty.xyz")
 
 
-def test_evaluate_file_counts_skipped_records(tmp_path):
-    from gensci.workflows.molecule_files import evaluate_file
-
-    mols = _molecules()
-    samples = tmp_path / "samples.xyz"
-    text = write_molecules(tmp_path / "tmp.xyz", mols).read_text()
-    samples.write_text(text + "2\nbroken\nH 0 0 0\nH 0.74 zero 0\n")
-    reference = write_molecules(tmp_path / "ref.sdf", mols[:1])
-    res = evaluate_file(samples, reference=reference)
-    assert res["n_molecules"] == 3 and res["n_skipped"] == 1 and "record 4" in res["skipped"]
-    assert res["molecule_stability"] == 1.0 and res["validity"] == 1.0
-    assert res["novelty"] == pytest.approx(2 / 3)  # water is in the reference
-    assert res["novelty_reference"] == str(reference) and "atom_type_tv" in res
-    (tmp_path / "junk.xyz").write_text("two\n")
-    with pytest.raises(MoleculeFileError, match="no readable molecules"):
-        evaluate_file(tmp_path / "junk.xyz", reference=reference)

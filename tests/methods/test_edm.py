@@ -3,8 +3,10 @@ import math
 import pytest
 import torch
 
-from gensci.config import TrainConfig
+from gensci.config import TrainConfig, validate
+from gensci.errors import ConfigError
 from gensci.methods.base import SamplingOptions
+from gensci.methods.diffusion.samplers import SAMPLERS, network_calls
 from gensci.methods.edm import EDM, EDMConfig, n_atoms_distribution
 from gensci.ops.masks import masked_mean
 from gensci.testing import SimpleStepper, check_method_contract
@@ -88,14 +90,38 @@ def test_samples_shapes_seeded_com_free_and_sizes_from_histogram():
     assert not torch.equal(s1["positions"], s3["positions"])
 
 
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
 @pytest.mark.parametrize("steps", [1, 7, None])
-def test_network_calls_equal_steps_plus_final_step(steps):
+def test_network_calls_equal_the_samplers_count_plus_final_step(steps, sampler):
     method = edm(timesteps=20).eval()
     calls = []
     method.net.register_forward_hook(lambda *a: calls.append(1))
-    method.sample(5, generator=torch.Generator().manual_seed(0), options=SamplingOptions(steps=steps, batch_size=3))
+    options = SamplingOptions(steps=steps, batch_size=3, sampler=sampler)
+    out = method.sample(5, generator=torch.Generator().manual_seed(0), options=options)
     batches = 2
-    assert len(calls) == batches * ((steps or 20) + 1)
+    assert len(calls) == batches * (network_calls(sampler, steps or 20) + 1)
+    assert masked_mean(out["positions"], out["node_mask"]).abs().max() < 1e-4
+    assert method.describe_sampling(options) == {"sampling_steps": steps or 20, "sampler": sampler}
+
+
+def test_sampler_from_config_or_per_call_and_unknown_names_are_config_errors():
+    method = edm(timesteps=20, sampler="ddim", sampler_options={"ddim": {"eta": 0.0}}).eval()
+    assert method.describe_sampling(SamplingOptions()) == {"sampling_steps": 20, "sampler": "ddim",
+                                                           "sampler_options": {"eta": 0.0}}
+    assert method.describe_sampling(SamplingOptions(steps=4, sampler="langevin")) == {"sampling_steps": 4,
+                                                                                      "sampler": "langevin"}
+    assert method.sampling_options == {"steps", "sampler"}
+    draw = lambda **kw: method.sample(3, generator=torch.Generator().manual_seed(0),  # noqa: E731
+                                      options=SamplingOptions(steps=4, **kw))["positions"]
+    assert torch.equal(draw(), draw(sampler="ddim")) and not torch.equal(draw(), draw(sampler="ancestral"))
+    with pytest.raises(ConfigError, match="unknown sampler 'nonsense'; choices: ancestral, ddim, langevin"):
+        draw(sampler="nonsense")
+    for bad, match in [({"sampler": "nonsense"}, "method.sampler: unknown sampler 'nonsense'; choices: ancestral"),
+                       ({"noise_schedule": "quadratic"}, "method.noise_schedule: unknown noise schedule"),
+                       ({"sampler_options": {"ddim": {"snr": 1}}}, "sampler 'ddim' has no option 'snr'"),
+                       ({"nll_t_samples": 30, "timesteps": 20}, "cannot exceed timesteps")]:
+        with pytest.raises(ConfigError, match=match):  # what `gensci train ... --set method.X=...` runs
+            validate({"data": {"name": "qm9"}, "method": {"name": "edm", **bad}})
 
 
 def test_chain_runs_from_noise_to_the_sample():
@@ -143,3 +169,98 @@ def test_histogram_forms_and_checks():
         n_atoms_distribution({"40": 1}, 29)
     with pytest.raises(ValueError, match="normalize_factors"):
         EDM(EDMConfig(**SMALL, noise_precision=1e-2), INFO)
+
+
+def test_cli_unknown_sampler_fails_at_load_with_one_line_listing_the_samplers(tmp_path):
+    from typer.testing import CliRunner
+
+    from gensci.cli import app
+
+    args = ["train", "qm9-edm-small", "--max-steps", "1", "--out", str(tmp_path / "r"),
+            "--set", "method.sampler=nonsense"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "Traceback" not in result.output and not (tmp_path / "r").exists()
+    lines = [line for line in result.output.splitlines() if "ancestral" in line]
+    assert len(lines) == 1, result.output
+    assert all(name in lines[0] for name in ["method.sampler", "nonsense", *SAMPLERS]), result.output
+
+
+# ---- golden numbers: EDM before the diffusion toolkit ------------------------------------------------------------
+def checksums(x: torch.Tensor) -> list[float]:
+    x = x.double()
+    w = torch.arange(x.numel(), dtype=torch.float64).reshape(x.shape) / x.numel()
+    return [float(v) for v in (x.sum(), x.abs().sum(), x.square().sum(), (w * x).sum())]
+
+
+def tiny_edm(**kw):
+    torch.manual_seed(0)
+    return EDM(EDMConfig(hidden_nf=16, n_layers=1, timesteps=20, **kw), INFO).eval()
+
+
+# Recorded on commit bbab2a3 (EDM's hard-wired ancestral loop and final step, before the toolkit) with exactly
+# the calls below: positions checksums (sum, |.| sum, squared sum, position-weighted sum), atom types and the
+# charge sum of 4 samples from the untrained model in float64 (its untrained chain amplifies rounding, so float64
+# makes the comparison exact), and the float32 NLL of molecules() with generator seed 0.
+GOLDEN_SAMPLES = {
+    5: ([-2.2737367544323206e-13, 6346.813599995946, 1038558.2857064554, 132.20290170169235],
+        [[2, 2, 2, 2, 2, -1, -1], [2, 2, 2, 2, 2, -1, -1], [2, 2, 2, 2, -1, -1, -1], [2, 2, 2, 2, 2, -1, -1]],
+        638082.0),
+    None: ([-1.1368683772161603e-13, 5094.389613268301, 667457.3077881483, 103.20272884676217],
+           [[4, 2, 2, 2, 2, -1, -1], [4, 2, 2, 2, 2, -1, -1], [2, 2, 4, 4, -1, -1, -1], [2, 2, 2, 2, 2, -1, -1]],
+           817143.0),
+}
+GOLDEN_NLL = [84.60319519042969, 180360.5, 111.69859313964844, 158302.078125]
+
+
+@pytest.mark.parametrize("steps", [5, None])
+def test_default_ancestral_sampler_reproduces_edm_before_the_toolkit(steps):
+    method = tiny_edm().double()
+    assert method.config.sampler == "ancestral"
+    s = method.sample(4, generator=torch.Generator().manual_seed(0), options=SamplingOptions(steps=steps))
+    sums, types, charges = GOLDEN_SAMPLES[steps]
+    got = checksums(s["positions"])
+    assert got[0] == pytest.approx(sums[0], abs=1e-9) and got[1:] == pytest.approx(sums[1:], rel=1e-9)
+    assert s["atom_types"].tolist() == types and float(s["charges"].sum()) == charges
+
+
+def test_one_t_sample_nll_reproduces_edm_before_the_toolkit():
+    method = tiny_edm(nll_t_samples=1, nll_t_sampling="uniform")
+    nll = method.log_likelihood(molecules(), generator=torch.Generator().manual_seed(0))
+    assert nll.tolist() == pytest.approx(GOLDEN_NLL, rel=1e-5)
+
+
+def test_more_t_samples_shrink_the_nll_spread_and_keep_its_mean():
+    """Fixed tiny model (T = 20), 16 seeds x 8 copies of each molecule: the std of the per-molecule estimate falls
+    with nll_t_samples (K = T uniform strata visit every t once, leaving only the noise's spread), importance
+    sampling beats uniform at equal K, and every estimator's mean agrees within its sampling error (unbiased)."""
+    method, batch, stats = edm(timesteps=20).eval(), molecules(repeat=8), {}
+    for sampling, k in [("uniform", 1), ("uniform", 4), ("uniform", 20), ("importance", 1), ("importance", 4)]:
+        method.config.nll_t_samples, method.config.nll_t_sampling = k, sampling
+        calls = []
+        hook = method.net.register_forward_hook(lambda *a: calls.append(1))
+        draws = torch.stack([method.log_likelihood(batch, torch.Generator().manual_seed(s)) for s in range(16)])
+        hook.remove()
+        assert len(calls) == 16 * (k + 1)
+        draws = draws.view(16, 8, 4).flatten(0, 1)  # [16 seeds x 8 copies, 4 molecules]
+        stats[sampling, k] = draws.mean(0), draws.std(0), draws.std(0) / len(draws) ** 0.5
+    spread = {key: value[1] for key, value in stats.items()}
+    assert (spread["uniform", 4] < 0.7 * spread["uniform", 1]).all(), spread
+    assert (spread["uniform", 20] < 0.2 * spread["uniform", 1]).all(), spread
+    assert (spread["importance", 4] < 0.7 * spread["importance", 1]).all(), spread
+    assert (spread["importance", 4] < spread["uniform", 4]).all(), spread
+    for key, (mean, _, sem) in stats.items():
+        assert ((mean - stats["uniform", 20][0]).abs() < 4 * sem + 4 * stats["uniform", 20][2]).all(), (key, stats)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_cpu_generator_samples_and_scores_a_model_on_cuda_as_on_cpu():
+    cpu, cuda = tiny_edm().double(), tiny_edm().double().cuda()
+    options = SamplingOptions(steps=5)
+    a = cpu.sample(4, generator=torch.Generator().manual_seed(0), options=options)
+    b = cuda.sample(4, generator=torch.Generator().manual_seed(0), options=options)
+    assert torch.equal(a["node_mask"], b["node_mask"].cpu())
+    assert torch.allclose(a["positions"], b["positions"].cpu(), rtol=1e-6, atol=1e-6)
+    batch = molecules()
+    nll_cpu = cpu.log_likelihood(batch, torch.Generator().manual_seed(0))
+    nll_cuda = cuda.log_likelihood({k: v.cuda() for k, v in batch.items()}, torch.Generator().manual_seed(0))
+    assert torch.allclose(nll_cpu, nll_cuda.cpu(), rtol=1e-6)

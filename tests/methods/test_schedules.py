@@ -4,20 +4,42 @@ import numpy as np
 import pytest
 import torch
 
-from gensci.methods.diffusion.samplers import reverse_step, sample_ancestral, time_grid
+from gensci.errors import ConfigError
 from gensci.methods.diffusion.schedules import (
-    alpha, alpha_sigma_t_given_s, clip_noise_schedule, gamma_table, polynomial_alphas2, sigma, snr,
+    SCHEDULES, alpha, alpha_sigma_t_given_s, check_schedule, clip_noise_schedule, gamma_table, linear_alphas2,
+    polynomial_alphas2, sigma, snr,
 )
 
+# every registered schedule (a parametrised family with two of its members), at EDM's T and at a small T
+NAMES = [n for n in SCHEDULES if "<" not in n] + ["polynomial_2", "polynomial_3", "polynomial_1.5"]
 
-@pytest.mark.parametrize("name", ["polynomial_2", "polynomial_3", "cosine"])
-def test_variance_preserving_and_monotone(name):
-    g = gamma_table(name, 1000, 1e-5)
-    assert g.shape == (1001,) and g.dtype == torch.float64
+
+@pytest.mark.parametrize("timesteps", [1000, 20])
+@pytest.mark.parametrize("name", NAMES)
+def test_variance_preserving_and_monotone(name, timesteps):
+    g = gamma_table(name, timesteps, 1e-5)
+    assert g.shape == (timesteps + 1,) and g.dtype == torch.float64 and torch.isfinite(g).all()
     a, s = alpha(g), sigma(g)
     assert torch.allclose(a**2 + s**2, torch.ones_like(g), atol=1e-12)
-    assert torch.all(torch.diff(a**2) < 0)  # alpha-bar strictly decreasing
+    assert torch.all(torch.diff(g) > 0)  # gamma strictly increasing: alpha-bar strictly decreasing
+    assert torch.all((a**2 > 0) & (a**2 < 1))
     assert torch.allclose(snr(g), a**2 / s**2, rtol=1e-9)
+
+
+def test_linear_is_ddpm_betas():
+    # Ho et al. 2020 sec. 4: T = 1000 betas linear from 1e-4 to 0.02; our table with timesteps 999 is that chain
+    a2 = linear_alphas2(999)
+    betas = 1 - a2 / np.concatenate([[1.0], a2[:-1]])
+    assert betas[0] == pytest.approx(1e-4, rel=1e-9) and betas[-1] == pytest.approx(0.02, rel=1e-9)
+    assert np.allclose(np.diff(betas), (0.02 - 1e-4) / 999, rtol=1e-6)
+    assert a2[-1] == pytest.approx(4.04e-5, rel=0.01)  # alpha-bar_T of DDPM's schedule
+
+
+def test_unknown_schedule_lists_the_choices():
+    assert check_schedule("polynomial_2.5") == "polynomial_2.5"
+    for bad in ["nonsense", "polynomial_", "polynomial_x", "polynomial_-1", "polynomial_inf", "cosine_2"]:
+        with pytest.raises(ConfigError, match="polynomial_<power>, cosine, linear"):
+            gamma_table(bad, 10)
 
 
 def test_polynomial_2_endpoints_follow_edm_precision():
@@ -37,8 +59,9 @@ def test_clip_noise_schedule_bounds_each_step():
     assert np.all(ratios >= 0.001 - 1e-15) and np.all(ratios <= 1)
 
 
-def test_composing_q_s_given_0_and_q_t_given_s_gives_q_t_given_0():
-    g = gamma_table("polynomial_2", 1000, 1e-5)
+@pytest.mark.parametrize("name", NAMES)
+def test_composing_q_s_given_0_and_q_t_given_s_gives_q_t_given_0(name):
+    g = gamma_table(name, 1000, 1e-5)
     for s, t in [(0, 1), (10, 500), (300, 1000), (999, 1000)]:
         a_ts, s2_ts = alpha_sigma_t_given_s(g[t], g[s])
         assert float(a_ts * alpha(g[s])) == pytest.approx(float(alpha(g[t])), rel=1e-10)
@@ -51,49 +74,3 @@ def test_composing_q_s_given_0_and_q_t_given_s_gives_q_t_given_0():
     z_t = a_ts * z_s + s2_ts.sqrt() * torch.randn(200_000, generator=gen, dtype=torch.float64)
     assert float(z_t.mean()) == pytest.approx(float(alpha(g[t]) * x), abs=0.01)
     assert float(z_t.std()) == pytest.approx(float(sigma(g[t])), abs=0.01)
-
-
-def test_time_grid():
-    assert time_grid(1000) == list(range(1000, -1, -1))
-    assert time_grid(1000, 4) == [1000, 750, 500, 250, 0]
-    grid = time_grid(1000, 300)
-    assert len(grid) == 301 and all(a > b for a, b in zip(grid, grid[1:]))
-    with pytest.raises(ValueError, match="1..1000"):
-        time_grid(1000, 1001)
-
-
-def test_sampler_with_the_ideal_denoiser_reproduces_gaussian_data():
-    """Data x ~ N(mu, v): the optimal eps(z_t) is known in closed form; ancestral sampling with it must return
-    the data's mean and variance, with the error shrinking as the strided grid gets finer."""
-    g = gamma_table("polynomial_2", 1000, 1e-5)
-    mu, v = 2.0, 0.25
-
-    def ideal_eps(z, t):
-        a, s = alpha(g[t]), sigma(g[t])
-        return (s * (z - a * mu) / (a**2 * v + s**2)).to(z.dtype)  # E[eps | z_t]
-
-    var_errors = []
-    for steps in (20, 100, 1000):
-        gen = torch.Generator().manual_seed(0)
-        z = torch.randn(20_000, dtype=torch.float64, generator=gen)
-        calls = []
-        out = sample_ancestral(lambda z, t: calls.append(t) or ideal_eps(z, t), z, time_grid(1000, steps), g,
-                               noise=lambda: torch.randn(20_000, dtype=torch.float64, generator=gen))
-        assert len(calls) == steps  # one network call per reverse step
-        assert float(out.mean()) == pytest.approx(mu, abs=0.02)
-        var_errors.append(abs(float(out.var()) - v))
-    assert var_errors[0] > var_errors[1] > var_errors[2]
-    assert var_errors[2] < 0.03 * v
-
-
-def test_reverse_step_is_exact_posterior_mean_when_eps_is_true_noise():
-    g = gamma_table("polynomial_2", 100, 1e-5)
-    x = torch.tensor([0.7], dtype=torch.float64)
-    eps = torch.tensor([0.3], dtype=torch.float64)
-    t, s = 60, 20
-    z_t = alpha(g[t]) * x + sigma(g[t]) * eps
-    # posterior mean of q(z_s | z_t, x) (VDM eq. 32-33)
-    a_ts, s2_ts = alpha_sigma_t_given_s(g[t], g[s])
-    mean = a_ts * sigma(g[s]) ** 2 / sigma(g[t]) ** 2 * z_t + alpha(g[s]) * s2_ts / sigma(g[t]) ** 2 * x
-    got = reverse_step(z_t, eps, g[t], g[s], torch.zeros(1, dtype=torch.float64))
-    assert torch.allclose(got, mean, rtol=1e-10)

@@ -8,6 +8,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from gensci.chem.molecule import Molecule  # noqa: E402
 from gensci.viz import molecules as V  # noqa: E402
 
 ETHYNE = (np.array([[-0.6015, 0, 0], [0.6015, 0, 0], [1.6645, 0, 0], [-1.6645, 0, 0]]), ["C", "C", "H", "H"])
@@ -65,8 +66,45 @@ def test_gifs(tmp_path):
     path = V.write_gif([np.full((8, 8, 3), k * 40, dtype=np.uint8) for k in range(4)], tmp_path / "a.gif", fps=5)
     with Image.open(path) as img:
         assert img.n_frames == 4
-    chain = np.stack([WATER[0] * s for s in (3.0, 2.0, 1.0)])
-    with Image.open(V.chain_gif(chain, WATER[1], tmp_path / "chain.gif", fps=10, hold_last=2)) as img:
+    chain = [(WATER[0] * s, WATER[1]) for s in (3.0, 2.0, 1.0)]
+    with Image.open(V.chain_gif(chain, tmp_path / "chain.gif", fps=10, hold_last=2)) as img:
         assert img.n_frames == 3  # PIL merges the held copies of the last frame into one longer frame
         img.seek(2)
         assert img.info["duration"] == 3 * 100
+
+
+def _graph(smiles):
+    from rdkit import Chem
+
+    from gensci.chem.rdmol import graph_from_mol
+
+    mol = Chem.MolFromSmiles(smiles)
+    Chem.Kekulize(mol, clearAromaticFlags=True)
+    symbols, bonds, charges = graph_from_mol(mol)
+    return Molecule(None, symbols, smiles, bonds, charges)
+
+
+def test_own_bonds_are_drawn_and_graphs_are_drawn_in_2d(tmp_path):
+    fig = plt.figure()
+    ax = fig.add_subplot(projection="3d")
+    triple = np.zeros((4, 4), int)
+    triple[0, 1] = triple[1, 0] = 1  # the model says single, the geometry says triple
+    V.plot_molecule_3d(ax, *ETHYNE, bonds=triple)
+    assert len(ax.lines) == 1
+    plt.close(fig)
+    graphs = [_graph("[NH3+]CC([O-])=O"), _graph("c1ccccc1")]
+    path = V.molecule_grid(graphs, tmp_path / "graphs.png", ncols=2, mode="2d")
+    assert path.exists()
+    with pytest.raises(ValueError, match="only be drawn in 2D"):
+        V.molecule_grid(graphs, tmp_path / "x.png", mode="3d")
+    assert V.draw_2d(graphs[0]).size == (300, 300)
+
+
+def test_chain_pictures_3d_and_2d(tmp_path):
+    frames = [Molecule(WATER[0] * s, WATER[1]) for s in (3.0, 2.0, 1.0)]
+    strip, gif = V.chain_pictures(frames, [1.0, 0.5, 0.0], tmp_path / "chain3d", "stable")
+    assert strip.suffix == ".png" and gif.suffix == ".gif"
+    graphs = [_graph("CC"), _graph("CC=O"), _graph("CC(=O)O")]
+    strip, gif = V.chain_pictures(graphs, [1.0, 0.5, 0.0], tmp_path / "chain2d")
+    with Image.open(gif) as img:
+        assert img.n_frames == 3

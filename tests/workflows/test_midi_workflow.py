@@ -7,6 +7,8 @@ import torch
 import gensci.workflows.molecules as wfm
 from gensci import api
 from gensci.data.molecule_io import read_molecules
+from gensci.metrics.molecule_protocols import MoleculeReference
+from gensci.metrics.molecules import SmilesReference
 from gensci.workflows.base import EvalOptions, SampleOptions
 
 TINY = ["data.limit_train=64", "data.limit_eval=8", "method.hidden_nf=16", "method.message_nf=8", "method.edge_nf=8",
@@ -17,7 +19,9 @@ TINY = ["data.limit_train=64", "data.limit_eval=8", "method.hidden_nf=16", "meth
 
 @pytest.fixture(autouse=True)
 def _no_qm9_reference(monkeypatch):  # the QM9 training SMILES take minutes to build when not cached
-    monkeypatch.setattr(wfm, "_references", lambda info: ({"C", "CC"}, None))
+    reference = MoleculeReference("test", SmilesReference(frozenset({"C", "CC"}), frozenset({"C", "CC"})),
+                                  frozenset({"C", "CC"}))
+    monkeypatch.setattr(wfm, "_reference", lambda info, carried: reference)
 
 
 @pytest.mark.parametrize("objective", ["flow", "diffusion"])
@@ -26,9 +30,11 @@ def test_preset_trains_samples_and_evaluates(tmp_path, objective):
                             max_steps=6)
     assert result.steps == 6
     evals = [r for r in run.history() if r.get("kind") == "eval"]
-    assert evals and {"atom_stability", "molecule_stability", "validity"} <= set(evals[-1])
-    metrics = api.evaluate(run, EvalOptions())
-    assert metrics["n_molecules"] == 6 and metrics["sampling_steps"] == 5 and 0 <= metrics["atom_stability"] <= 1
+    assert evals and {"atom_stability", "molecule_stability_graph", "validity_graph"} <= set(evals[-1])
+    metrics = api.evaluate(run, EvalOptions())  # both protocols: the samples carry positions and bonds
+    assert metrics["n_molecules"] == 6 and metrics["sampling_steps"] == 5
+    assert {"edm", "graph"} <= set(metrics["protocols"])
+    assert 0 <= metrics["atom_stability"] <= 1 and 0 <= metrics["atom_stability_graph"] <= 1
     paths = api.sample(run, SampleOptions(n=3, steps=4, out=tmp_path / "mols.sdf"))
     assert len(read_molecules(paths[0])) == 3
     method = run.method()

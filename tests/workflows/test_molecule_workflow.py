@@ -5,16 +5,18 @@ import torch
 
 import gensci.workflows.molecules as wfm
 from gensci.config import validate
-from gensci.testing.runs import untrained_run
 from gensci.data.molecule_io import read_molecules
+from gensci.metrics.molecule_protocols import MoleculeReference
+from gensci.metrics.molecules import SmilesReference
+from gensci.testing.runs import untrained_run
 from gensci.workflows.base import EvalOptions, SampleOptions
-from gensci.workflows.molecules import MoleculeWorkflow, to_molecules
-
+from gensci.workflows.molecules import MoleculeWorkflow
 
 
 @pytest.fixture(autouse=True)
 def _no_qm9_reference(monkeypatch):  # the QM9 training SMILES take minutes to build when not cached
-    monkeypatch.setattr(wfm, "_references", lambda info: ({"C", "CC"}, None))
+    reference = MoleculeReference("test", SmilesReference(frozenset({"C", "CC"}), frozenset({"C", "CC"})))
+    monkeypatch.setattr(wfm, "_reference", lambda info, carried: reference)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,9 @@ def test_periodic_eval_and_evaluate(run):
     json.dumps(m, allow_nan=False)
     assert m["n_molecules"] == 6 and m["sampling_steps"] == 5 and m["seconds_per_molecule"] > 0
     assert {"atom_stability", "molecule_stability", "validity", "uniqueness", "validity_x_uniqueness",
-            "novelty", "nll"} <= set(m)
+            "novelty", "novelty_largest_fragment", "nll"} <= set(m)
+    assert m["protocols"] == ["edm"] and "graph" in m["protocols_skipped"]  # EDM's samples carry no bonds
+    assert not any(k.endswith("_graph") for k in m)
     assert m["nll"] > 0  # an untrained model: a poor but finite bound
     assert m["checkpoint"] == "checkpoints/last.pt"
     again = wf.evaluate(run, EvalOptions(seed=1))  # another evaluation keeps its own samples
@@ -61,7 +65,7 @@ def test_sample_writes_sdf_and_xyz(run, tmp_path):
 
 def test_chain_until_stable_writes_strip_and_gif(run, tmp_path, monkeypatch):
     tries = []
-    monkeypatch.setattr(wfm, "check_stability", lambda pos, types: (tries.append(1) or len(tries) == 2, 0, 0))
+    monkeypatch.setattr(wfm, "is_stable", lambda m: tries.append(1) or len(tries) == 2)
     options = SampleOptions(chain=True, until_stable=True, steps=3, out=tmp_path / "c.gif")
     wf = MoleculeWorkflow()
     paths = wf.sample(run, options)
@@ -73,7 +77,7 @@ def test_chain_until_stable_writes_strip_and_gif(run, tmp_path, monkeypatch):
 
 
 def test_chain_gives_up_after_max_tries_and_says_so(run, tmp_path, monkeypatch):
-    monkeypatch.setattr(wfm, "check_stability", lambda pos, types: (False, 0, 0))
+    monkeypatch.setattr(wfm, "is_stable", lambda m: False)
     wf = MoleculeWorkflow()
     wf.sample(run, SampleOptions(chain=True, until_stable=True, steps=2, max_tries=3, out=tmp_path / "c.gif"))
     assert wf.messages == ["chain: final molecule not stable after 3 chain(s); gave up after --max-tries 3 "
@@ -102,11 +106,6 @@ def test_report_sections(run):
     figures = [f for s in sections for f in s.figures]
     assert all(f.exists() for f in figures) and {f.suffix for f in figures} == {".png", ".gif"}
     table = next(s.table for s in sections if s.table)
-    assert table["molecule_stability"] == {"this run": 0.1, "QM9 data": 0.952, "EDM (paper)": 0.820}
-
-
-def test_to_molecules_drops_padding():
-    samples = {"positions": torch.zeros(2, 4, 3), "atom_types": torch.tensor([[1, 0, -1, -1], [2, 2, 2, -1]]),
-               "node_mask": torch.tensor([[1.0, 1, 0, 0], [1, 1, 1, 0]])}
-    mols = to_molecules(samples, ["H", "C", "N", "O", "F"])
-    assert [m.atom_types for m in mols] == [["C", "H"], ["N", "N", "N"]]
+    assert table["molecule_stability"] == {"this run": 0.1, "data (paper)": 0.952, "model (paper)": 0.820,
+                                           "data (gensci)": 0.9529}
+    assert "molecule_stability_graph" not in table  # rows only for the protocols the run has

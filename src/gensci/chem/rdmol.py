@@ -54,20 +54,69 @@ def build_mol(symbols: Sequence, bonds, formal_charges=None, positions=None):
     return mol.GetMol()
 
 
-def canonical_smiles(mol, isomeric: bool = False) -> str | None:
-    """Canonical SMILES of a sanitised copy of `mol` (explicit H atoms folded in), or None when RDKit
-    rejects it (valence, kekulisation). isomeric=False drops stereo and isotopes, so molecules perceived
-    from 3D compare like with like with SMILES written without stereo."""
+def canonical_smiles(mol, isomeric: bool = False, remove_hs: bool = True) -> str | None:
+    """Canonical SMILES of a sanitised copy of `mol`, or None when RDKit rejects it (valence, kekulisation).
+
+    remove_hs=True folds explicit H atoms in; isomeric=False drops stereo and isotopes, so molecules
+    perceived from 3D compare like with like with SMILES written without stereo. EDM's `mol2smiles`
+    (qm9/rdkit_functions.py) is canonical_smiles(mol, isomeric=True, remove_hs=False)."""
     from rdkit import Chem, rdBase
 
     copy = Chem.Mol(mol)
     try:
         with rdBase.BlockLogs():
             Chem.SanitizeMol(copy)
-            copy = Chem.RemoveHs(copy)
+            if remove_hs:
+                copy = Chem.RemoveHs(copy)
     except ValueError:  # MolSanitizeException and its subclasses derive from ValueError
         return None
     return Chem.MolToSmiles(copy, isomericSmiles=isomeric)
+
+
+def fragment_smiles(mol, isomeric: bool = False, remove_hs: bool = True) -> tuple[str | None, str | None, int]:
+    """(SMILES of the whole molecule, SMILES of its largest fragment, number of fragments) of an
+    unsanitised `mol`, each None when that part does not sanitise (canonical_smiles' conventions).
+
+    EDM's validity (qm9/rdkit_functions.py `compute_validity`) needs the whole molecule to sanitise and
+    counts its largest fragment's SMILES; MiDi's (midi/metrics/molecular_metrics.py) needs only the
+    largest fragment to sanitise."""
+    from rdkit import Chem
+
+    whole = canonical_smiles(mol, isomeric, remove_hs)
+    fragments = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)
+    if len(fragments) <= 1:
+        return whole, whole, len(fragments)
+    largest = max(fragments, key=lambda m: m.GetNumAtoms())
+    return whole, canonical_smiles(largest, isomeric, remove_hs), len(fragments)
+
+
+def molecule_to_rdkit(molecule, bonds=None, charges: bool = True, conformer: bool = False):
+    """An unsanitised RDKit Mol of a gensci.chem.molecule.Molecule: `bonds` [N, N] codes if given, else
+    the molecule's own, else EDM's inferred from distances; its formal charges unless charges=False; its
+    positions as a 3D conformer with `conformer` (when it has positions)."""
+    bonds = molecule.bonds_or_inferred() if bonds is None else bonds
+    positions = molecule.positions if conformer else None
+    return build_mol(molecule.atom_types, bonds, molecule.formal_charges if charges else None, positions)
+
+
+def embed_3d(mol, seed: int = 0):
+    """A copy of `mol` with all hydrogens explicit and a 3D conformer from RDKit's ETKDG (v3), or None when
+    the molecule does not sanitise or cannot be embedded. For 2D graphs written to SDF files."""
+    from rdkit import Chem, rdBase
+    from rdkit.Chem import AllChem
+
+    copy = Chem.Mol(mol)
+    try:
+        with rdBase.BlockLogs():
+            Chem.SanitizeMol(copy)
+    except ValueError:
+        return None
+    copy = Chem.AddHs(copy)
+    params = AllChem.ETKDGv3()
+    params.randomSeed = seed
+    with rdBase.BlockLogs():
+        ok = AllChem.EmbedMolecule(copy, params) == 0
+    return copy if ok else None
 
 
 def smiles_from_graph(symbols: Sequence, bonds, formal_charges=None, isomeric: bool = False) -> str | None:
@@ -87,9 +136,7 @@ def normalise_smiles(smiles: str, isomeric: bool = False) -> str | None:
 def graph_from_mol(mol) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(symbols, bonds [N, N] int8 codes, formal charges [N] int8) of an RDKit molecule; aromatic bonds -> 4
     (Kekulize the molecule first for codes 1-3 only)."""
-    from rdkit import Chem
-
-    codes = {Chem.BondType.SINGLE: 1, Chem.BondType.DOUBLE: 2, Chem.BondType.TRIPLE: 3, Chem.BondType.AROMATIC: 4}
+    codes = {kind: code for code, kind in _bond_types().items()}
     n = mol.GetNumAtoms()
     bonds = np.zeros((n, n), dtype=np.int8)
     for b in mol.GetBonds():

@@ -43,28 +43,41 @@ MIDI_ALLOWED_VALENCES = {
     "Br": {0: 1, 1: 2}, "I": 1, "Hg": [1, 2], "Bi": [3, 5], "Se": [2, 4, 6],
 }
 BOND_ORDERS = np.array([0.0, 1.0, 2.0, 3.0, 1.5])  # by bond code: none, single, double, triple, aromatic
-TABLE_ELEMENTS = tuple(MIDI_ALLOWED_VALENCES)
-MAX_CHARGE = 4  # charges are clipped to [-4, 4]: every key of the table lies inside, so outside = neutral entry
+MAX_CHARGE = 4  # charges are clipped to [-4, 4]: every key of the tables lies inside, so outside = neutral entry
 MAX_VALENCE = 8  # valences are clipped to 8 + 1 = "too many" (nothing allows more than 6)
 
 
-def _allowed_table() -> np.ndarray:
-    """[element (+1 unknown), charge + MAX_CHARGE, valence (0..MAX_VALENCE + 1)] -> allowed."""
-    table = np.zeros((len(TABLE_ELEMENTS) + 1, 2 * MAX_CHARGE + 1, MAX_VALENCE + 2), dtype=bool)
-    for e, entry in enumerate(MIDI_ALLOWED_VALENCES.values()):
-        for c in range(-MAX_CHARGE, MAX_CHARGE + 1):
-            allowed = entry.get(c, entry[0]) if isinstance(entry, dict) else entry
-            table[e, c + MAX_CHARGE, np.atleast_1d(allowed)] = True
-    return table
+class ValenceTable:
+    """Allowed valences keyed by element (and formal charge), as a lookup array.
+
+    entries: element -> valence | [valences] | {formal charge: valence | [valences]} (the form of MiDi's
+    `allowed_bonds`; EDM's `allowed_bonds` uses the first two forms only). An int or list ignores the
+    charge; a dict falls back to its neutral entry for a charge it does not list (MiDi's rule).
+    """
+
+    def __init__(self, entries: dict):
+        self.entries = entries
+        self.elements = tuple(entries)
+        # [element (+1 unknown), charge + MAX_CHARGE, valence (0..MAX_VALENCE + 1)] -> allowed
+        self.allowed = np.zeros((len(self.elements) + 1, 2 * MAX_CHARGE + 1, MAX_VALENCE + 2), dtype=bool)
+        for e, entry in enumerate(entries.values()):
+            for c in range(-MAX_CHARGE, MAX_CHARGE + 1):
+                allowed = entry.get(c, entry[0]) if isinstance(entry, dict) else entry
+                self.allowed[e, c + MAX_CHARGE, np.atleast_1d(allowed)] = True
+
+    def element_indices(self, symbols: Sequence[str]) -> np.ndarray:
+        """Indices into self.elements (unknown symbols -> len(self.elements): never allowed)."""
+        lookup = {e: i for i, e in enumerate(self.elements)}
+        return np.array([lookup.get(str(e), len(self.elements)) for e in symbols], dtype=np.int64)
+
+    def is_allowed(self, element_index, formal_charges, valence) -> np.ndarray:
+        """Whether each atom's (integer) valence is allowed for its element index and formal charge
+        (arrays of one shape; charges clipped to [-MAX_CHARGE, MAX_CHARGE], valences to MAX_VALENCE + 1)."""
+        charge = np.clip(np.asarray(formal_charges), -MAX_CHARGE, MAX_CHARGE) + MAX_CHARGE
+        return self.allowed[element_index, charge, np.minimum(valence, MAX_VALENCE + 1)]
 
 
-ALLOWED = _allowed_table()
-
-
-def element_indices(elements: Sequence[str]) -> np.ndarray:
-    """Indices into TABLE_ELEMENTS of element symbols (unknown symbols -> len(TABLE_ELEMENTS): never stable)."""
-    lookup = {e: i for i, e in enumerate(TABLE_ELEMENTS)}
-    return np.array([lookup.get(str(e), len(TABLE_ELEMENTS)) for e in elements], dtype=np.int64)
+MIDI_TABLE = ValenceTable(MIDI_ALLOWED_VALENCES)
 
 
 def valences(bonds, aromatic_order: float = 1.5) -> np.ndarray:
@@ -94,10 +107,8 @@ def atom_stable_batch(atom_types, formal_charges, bonds, mask, elements: Sequenc
     mask = np.asarray(mask).astype(bool)
     types = np.where(mask, np.asarray(atom_types), 0)
     bonds = np.asarray(bonds) * (mask[:, :, None] & mask[:, None, :])
-    table_index = element_indices(elements)[types]
-    charge = np.clip(np.asarray(formal_charges), -MAX_CHARGE, MAX_CHARGE) + MAX_CHARGE
-    valence = np.minimum(valences(bonds, aromatic_order), MAX_VALENCE + 1)
-    stable = ALLOWED[table_index, charge, valence] & mask
+    table_index = MIDI_TABLE.element_indices(elements)[types]
+    stable = MIDI_TABLE.is_allowed(table_index, formal_charges, valences(bonds, aromatic_order)) & mask
     return stable, (stable | ~mask).all(-1)
 
 

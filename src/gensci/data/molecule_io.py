@@ -1,8 +1,10 @@
 """Molecules in files: multi-frame XYZ and SDF, written and read back.
 
 XYZ frame: a line with the atom count N, a comment line (the molecule's name), then N lines
-`Element x y z` in Angstrom. SDF: MDL V2000 records separated by `$$$$`, written by RDKit with the
-bonds inferred from the geometry (EDM's bond rules, gensci.metrics.molecules) unless given.
+`Element x y z` in Angstrom. SDF: MDL V2000 records separated by `$$$$`, written by RDKit with each
+molecule's own bonds and formal charges, else the bonds inferred from the geometry (EDM's rules,
+gensci.chem.distance_bonds); molecules without positions (2D graphs) get a conformer from RDKit's ETKDG.
+Molecules read back are gensci.chem.molecule.Molecule (an SDF's bonds and formal charges included).
 
 `read_molecules(path)` raises MoleculeFileError naming the file, the frame/record and what was
 wrong; `read_molecules_lenient(path)` returns the good records and a list of (record, reason) for
@@ -12,11 +14,11 @@ the skipped ones, so measurements can be made over the valid records.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from gensci.chem.molecule import Molecule, as_molecule
 from gensci.errors import InputFileError
 from gensci.files import atomic_write
 
@@ -28,22 +30,8 @@ _SYMBOLS = (
     "Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og"
 ).split()
 XYZ_SUFFIXES = (".xyz",)
+_FLAT = "RDKit 2D layout (no 3D conformer: the molecule does not sanitise)"
 SDF_SUFFIXES = (".sdf", ".sd", ".mol")
-
-
-@dataclass
-class Molecule:
-    """positions [N, 3] in Angstrom, atom_types N element symbols; bonds [N, N] orders when a file gave them
-    (1, 2, 3; 4 = aromatic, as EDM's bond_dict)."""
-
-    positions: np.ndarray
-    atom_types: list[str]
-    name: str = ""
-    bonds: np.ndarray | None = None
-
-    @property
-    def n_atoms(self) -> int:
-        return len(self.atom_types)
 
 
 class MoleculeFileError(InputFileError):
@@ -89,28 +77,37 @@ def read_molecules_lenient(path) -> tuple[list[Molecule], list[tuple[int, str]]]
 
 
 def write_xyz(path, molecules) -> Path:
-    """Multi-frame XYZ; each frame's comment line is the molecule's name (if any)."""
+    """Multi-frame XYZ; each frame's comment line is the molecule's name (if any). Molecules need positions."""
     lines = []
-    for m in map(_as_molecule, molecules):
+    for k, m in enumerate(map(as_molecule, molecules)):
+        if m.positions is None:
+            raise ValueError(f"molecule {k} ({m.name}) has no positions to write as XYZ; write an SDF instead")
         lines += [str(m.n_atoms), m.name.replace("\n", " ")]
         lines += [f"{t:<2s} {x:14.8f} {y:14.8f} {z:14.8f}" for t, (x, y, z) in zip(m.atom_types, m.positions)]
     return _write_text(path, "\n".join(lines) + "\n")
 
 
-def write_sdf(path, molecules, bonds=None) -> Path:
-    """SDF with 3D coordinates and bonds (given per molecule, else the molecule's own, else inferred)."""
+def write_sdf(path, molecules, bonds=None, seed: int = 0) -> Path:
+    """SDF with 3D coordinates, bonds (given per molecule, else the molecule's own, else inferred) and formal
+    charges. A molecule without positions gets all its hydrogens and an ETKDG conformer (seeded); one RDKit
+    cannot embed (it does not sanitise) gets RDKit's flat 2D layout. Each record's `coordinates` property
+    says where its coordinates came from."""
     from rdkit import Chem
 
-    # metrics holds the bond rules; imported here so that importing data/ never imports metrics/
-    from gensci.metrics.molecules import build_rdkit_mol
+    from gensci.chem.rdmol import embed_3d, molecule_to_rdkit
 
     blocks = []
-    for k, m in enumerate(map(_as_molecule, molecules)):
-        b = bonds[k] if bonds is not None else m.bonds
-        mol = build_rdkit_mol(m.positions, m.atom_types, b, conformer=True)
+    for k, m in enumerate(map(as_molecule, molecules)):
+        b = bonds[k] if bonds is not None else None
+        if m.positions is not None:
+            mol, source = molecule_to_rdkit(m, b, conformer=True), "given"
+        else:
+            mol = molecule_to_rdkit(m, b)
+            embedded = embed_3d(mol, seed)
+            mol, source = (mol, _FLAT) if embedded is None else (embedded, "RDKit ETKDG")
         mol.UpdatePropertyCache(strict=False)  # unsanitized (maybe invalid) samples must still be writable
         mol.SetProp("_Name", m.name)
-        blocks.append(Chem.MolToMolBlock(mol, kekulize=False) + "$$$$\n")
+        blocks.append(Chem.MolToMolBlock(mol, kekulize=False) + f">  <coordinates>\n{source}\n\n$$$$\n")
     return _write_text(path, "".join(blocks))
 
 
@@ -238,33 +235,21 @@ def _molfile_problem(block: list[str]) -> str | None:
 
 
 def _from_rdkit(mol):
-    from rdkit import Chem
+    from gensci.chem.rdmol import graph_from_mol
 
-    n = mol.GetNumAtoms()
-    if n == 0:
+    if mol.GetNumAtoms() == 0:
         return "the record has no atoms"
     if mol.GetNumConformers() == 0:
         return "the record has no coordinates"
     pos = np.array(mol.GetConformer().GetPositions(), dtype=np.float64)
     if not np.isfinite(pos).all():
         return "coordinates are not finite"
-    bonds = np.zeros((n, n), dtype=np.int64)
-    codes = {Chem.BondType.SINGLE: 1, Chem.BondType.DOUBLE: 2, Chem.BondType.TRIPLE: 3, Chem.BondType.AROMATIC: 4}
-    for bond in mol.GetBonds():
-        i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
-        bonds[i, j] = bonds[j, i] = codes.get(bond.GetBondType(), 1)
+    try:
+        symbols, bonds, charges = graph_from_mol(mol)
+    except ValueError as err:  # a bond type other than single/double/triple/aromatic
+        return str(err)
     name = mol.GetProp("_Name") if mol.HasProp("_Name") else ""
-    return Molecule(pos, [a.GetSymbol() for a in mol.GetAtoms()], name, bonds)
-
-
-def _as_molecule(m) -> Molecule:
-    if isinstance(m, Molecule):
-        return m
-    pos, types = (m.positions, m.atom_types) if hasattr(m, "atom_types") else m
-    pos = np.asarray(pos, dtype=np.float64)
-    if pos.shape != (len(types), 3) or not np.isfinite(pos).all():
-        raise ValueError(f"expected finite positions of shape ({len(types)}, 3), got {pos.shape}")
-    return Molecule(pos, [str(t) for t in types])
+    return Molecule(pos, symbols, name, bonds, charges)
 
 
 def _write_text(path, text: str) -> Path:

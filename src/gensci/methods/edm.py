@@ -9,7 +9,8 @@ A molecule of N atoms is z = [x, h]: positions x [N, 3] in the zero-centre-of-ma
 h = [one_hot / 4, charges / 10] [N, K + 1] (normalize_factors (1, 4, 10)). The forward process is
 q(z_t | z) = N(alpha_t z, sigma_t^2 I) with centre-of-mass-free noise on x (EDM sec. 3); the EGNN predicts
 the noise eps from (z_t, t). Training minimises the L2 loss on eps (EDM eq. 17, the reference's "l2");
-`log_likelihood` is the full variational bound (EDM eq. 7-11) including log p(N).
+`log_likelihood` is the full variational bound (EDM eq. 7-11) including log p(N). Schedules, samplers and the
+final step come from the diffusion toolkit (gensci.methods.diffusion), chosen by `noise_schedule` and `sampler`.
 """
 
 from __future__ import annotations
@@ -18,23 +19,27 @@ import math
 from typing import Any, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import Tensor
 
-from gensci.config import MethodConfig, TrainConfig
-from gensci.errors import UserError
+from gensci.config import TrainConfig
+from gensci.errors import ConfigError, UserError
 from gensci.methods.base import Method, SamplingOptions
-from gensci.methods.diffusion.samplers import sample_ancestral, time_grid
+from gensci.methods.diffusion.config import DiffusionConfig
+from gensci.methods.diffusion.likelihood import vlb_times, vlb_weights
+from gensci.methods.diffusion.samplers import check_sampler, final_step, get_sampler, time_grid
 from gensci.methods.diffusion.schedules import alpha, gamma_table, sigma, snr
 from gensci.nets.egnn import EGNN
 from gensci.ops.gaussian import gaussian_kl, gaussian_kl_isotropic, standard_normal_log_cdf_diff
 from gensci.ops.masks import remove_mean, sample_com_free_gaussian, sample_masked_gaussian
+from gensci.ops.random import sample_categorical
 from gensci.ops.rotations import random_rotations
 from gensci.spec import Requirements, TensorSpec
 
 
-class EDMConfig(MethodConfig):
-    """Defaults: EDM's published QM9 run (README command + main_qm9.py defaults)."""
+class EDMConfig(DiffusionConfig):
+    """Defaults: EDM's published QM9 run (README command + main_qm9.py defaults); the sampler, its options and
+    the schedule's name are validated against the toolkit's registries (methods/diffusion/config.py)."""
 
     name: Literal["edm"] = "edm"
     hidden_nf: int = Field(256, ge=1, description="EGNN width (--nf)")
@@ -45,9 +50,11 @@ class EDMConfig(MethodConfig):
     norm_constant: float = 1.0
     normalization_factor: float = Field(1.0, gt=0, description="sum aggregation divided by this")
     aggregation: Literal["sum", "mean"] = "sum"
-    timesteps: int = Field(1000, ge=1)
-    noise_schedule: str = Field("polynomial_2", description="polynomial_<power> or cosine")
-    noise_precision: float = Field(1e-5, gt=0, lt=0.5)
+    noise_schedule: str = Field("polynomial_2", description="a schedule name (methods/diffusion/schedules.py)")
+    nll_t_samples: int = Field(8, ge=1, description="times t per molecule in the NLL's diffusion term, one per "
+                                                    "stratum (benchmarks/edm_nll_variance.md)")
+    nll_t_sampling: Literal["importance", "uniform"] = Field(
+        "importance", description="t drawn in proportion to the bound's weight w_t, or uniformly (EDM's reference)")
     normalize_factors: tuple[float, float, float] = Field((1.0, 4.0, 10.0), description="x, one-hot, charges")
     include_charges: bool = True
     loss: Literal["l2", "vlb"] = "l2"
@@ -57,6 +64,12 @@ class EDMConfig(MethodConfig):
     compile: bool = Field(False, description="torch.compile the edge-list denoiser (needs a C++ compiler; "
                                              "compiles for ~1-2 min, then faster steps)")
     amsgrad: bool = Field(True, description="AdamW with amsgrad, as qm9/models.py get_optim")
+
+    @model_validator(mode="after")
+    def _t_samples_fit_the_grid(self) -> "EDMConfig":
+        if self.nll_t_samples > self.timesteps:
+            raise ConfigError(f"nll_t_samples ({self.nll_t_samples}) cannot exceed timesteps ({self.timesteps})")
+        return self
 
 
 class EDM(Method):
@@ -69,7 +82,7 @@ class EDM(Method):
 
     Config = EDMConfig
     capabilities = frozenset({"sample", "chain", "log_likelihood"})
-    sampling_options = frozenset({"steps"})
+    sampling_options = frozenset({"steps", "sampler"})
     default_sample_batch = 100
 
     @classmethod
@@ -88,7 +101,12 @@ class EDM(Method):
                 "node_mask": TensorSpec((n,))}
 
     def describe_sampling(self, options: SamplingOptions) -> dict[str, Any]:
-        return {"sampling_steps": options.steps or self.config.timesteps, "sampler": "ancestral"}
+        name = self._sampler_name(options)
+        extra = {"sampler_options": self.config.sampler_options[name]} if self.config.sampler_options.get(name) else {}
+        return {"sampling_steps": options.steps or self.config.timesteps, "sampler": name, **extra}
+
+    def _sampler_name(self, options: SamplingOptions) -> str:
+        return check_sampler(options.sampler or self.config.sampler)
 
     def __init__(self, config: EDMConfig, info: dict[str, Any]):
         super().__init__(config, info)
@@ -126,20 +144,22 @@ class EDM(Method):
         return torch.cat([remove_mean(x_out - x, node_mask), h_out.to(x.dtype)], -1)
 
     def encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """Batch -> (normalised z = [x, h] [B, N, 3 + F], node_mask [B, N] float)."""
-        mask = batch["node_mask"].float()
+        """Batch -> (normalised z = [x, h] [B, N, 3 + F], node_mask [B, N]), in the weights' float dtype."""
+        dtype = next(self.net.parameters()).dtype
+        mask = batch["node_mask"].to(dtype)
         f = self.config.normalize_factors
-        x = remove_mean(batch["positions"].float(), mask) / f[0]
-        h = [batch["one_hot"].float() / f[1]]
+        x = remove_mean(batch["positions"].to(dtype), mask) / f[0]
+        h = [batch["one_hot"].to(dtype) / f[1]]
         if self.config.include_charges:
-            h.append(batch["charges"].float() / f[2])
+            h.append(batch["charges"].to(dtype) / f[2])
         return torch.cat([x] + h, -1) * mask.unsqueeze(-1), mask
 
-    def noise(self, shape, node_mask: Tensor, generator=None) -> Tensor:
-        """eps: CoM-free standard normal on x, masked standard normal on h."""
+    def noise(self, shape, node_mask: Tensor, generator=None, dtype: torch.dtype | None = None) -> Tensor:
+        """eps [B, N, 3 + F]: CoM-free standard normal on x, masked standard normal on h (on node_mask's device,
+        drawn on the generator's)."""
         b, n, d = shape
-        return torch.cat([sample_com_free_gaussian((b, n, 3), node_mask, generator),
-                          sample_masked_gaussian((b, n, d - 3), node_mask, generator)], -1)
+        return torch.cat([sample_com_free_gaussian((b, n, 3), node_mask, generator, dtype),
+                          sample_masked_gaussian((b, n, d - 3), node_mask, generator, dtype)], -1)
 
     def _gammas(self, t_int: Tensor, like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         g = self.gamma[t_int]
@@ -164,7 +184,7 @@ class EDM(Method):
         term, leaving out the terms constant in the parameters (prior KL, Gaussian constants)."""
         T = self.config.timesteps
         gamma_t, alpha_t, sigma_t = self._gammas(t_int, z)
-        eps = self.noise(z.shape, mask)
+        eps = self.noise(z.shape, mask, dtype=z.dtype)
         z_t = alpha_t * z + sigma_t * eps
         sq = (eps - self.eps_model(z_t, t_int.to(z.dtype) / T, mask)).square()
         denom = z.shape[-1] * mask.sum(1).max() if l2 else 1.0
@@ -196,17 +216,24 @@ class EDM(Method):
     # ---- likelihood ------------------------------------------------------------------------
     @torch.no_grad()
     def log_likelihood(self, batch: dict[str, Tensor], generator: torch.Generator | None = None) -> Tensor:
-        """Negative log-likelihood bound -log p(x, h, N) [B] in nats: one-sample estimate of the VLB
-        (en_diffusion.py compute_loss with t0_always=True, i.e. two network calls) minus log p(N)."""
+        """Negative log-likelihood bound -log p(x, h, N) [B] in nats: an unbiased estimate of the VLB
+        (en_diffusion.py compute_loss with t0_always=True) minus log p(N), in nll_t_samples + 1 network calls.
+
+        The diffusion term sum_{t=1..T} L_t comes from K = nll_t_samples times per molecule, one per stratum,
+        drawn in proportion to the bound's weight w_t ("importance") or uniformly ("uniform"; with K = 1 the
+        reference's single uniform t): methods/diffusion/likelihood.py vlb_times.
+        """
         z, mask = self.encode(batch)
         T, f, n = self.config.timesteps, self.config.normalize_factors, mask.sum(1)
         dof_x = (n - 1) * 3
-        t_int = torch.randint(1, T + 1, (len(z),), device=z.device, generator=generator)
-        gamma_t, alpha_t, sigma_t = self._gammas(t_int, z)
-        eps = self.noise(z.shape, mask, generator)
-        eps_hat = self.eps_model(alpha_t * z + sigma_t * eps, t_int.to(z.dtype) / T, mask)
-        weight = snr(self.gamma[t_int - 1] - gamma_t).to(z.dtype) - 1
-        loss_t = T * 0.5 * weight * (eps - eps_hat).square().flatten(1).sum(-1)
+        proposal = vlb_weights(self.gamma) if self.config.nll_t_sampling == "importance" else None
+        loss_t = 0.0
+        for t_int, t_weight in vlb_times(len(z), T, self.config.nll_t_samples, generator, z.device, proposal):
+            gamma_t, alpha_t, sigma_t = self._gammas(t_int, z)
+            eps = self.noise(z.shape, mask, generator, z.dtype)
+            eps_hat = self.eps_model(alpha_t * z + sigma_t * eps, t_int.to(z.dtype) / T, mask)
+            weight = snr(self.gamma[t_int - 1] - gamma_t).to(z.dtype) - 1
+            loss_t = loss_t + t_weight.to(z.dtype) * 0.5 * weight * (eps - eps_hat).square().flatten(1).sum(-1)
         # KL(q(z_1 | x) || N(0, I)) on the x subspace and the h features
         g1 = self.gamma[-1].expand(len(z)).to(z.dtype)
         a1, s1 = alpha(g1).view(-1, 1, 1), sigma(g1)
@@ -214,7 +241,7 @@ class EDM(Method):
         kl_h = (gaussian_kl(a1 * z[..., 3:], s1.view(-1, 1, 1)) * mask.unsqueeze(-1)).flatten(1).sum(-1)
         # reconstruction at t = 0 and its constants (log_constants_p_x_given_z0)
         gamma_0, alpha_0, sigma_0 = self._gammas(torch.zeros_like(t_int), z)
-        eps0 = self.noise(z.shape, mask, generator)
+        eps0 = self.noise(z.shape, mask, generator, z.dtype)
         z0 = alpha_0 * z + sigma_0 * eps0
         eps0_hat = self.eps_model(z0, 0.0, mask)
         loss_0 = 0.5 * (eps0 - eps0_hat)[..., :3].square().flatten(1).sum(-1)
@@ -228,12 +255,13 @@ class EDM(Method):
     @torch.no_grad()
     def sample_batch(self, n: int, condition, generator: torch.Generator | None,
                      options: SamplingOptions) -> dict[str, Tensor]:
-        """n molecules, sizes drawn from the training histogram, `options.steps` reverse steps (None: all T)
-        then EDM's final step: steps + 1 network calls."""
+        """n molecules, sizes drawn from the training histogram, `options.steps` steps (None: all T) of the
+        chosen sampler (options.sampler, else config.sampler) then the toolkit's final step: for "ancestral" and
+        "ddim" steps + 1 network calls (samplers.network_calls(name, steps) + 1 in general)."""
         if condition is not None:
             raise UserError("this EDM is unconditional; sample it without a condition")
-        sizes = torch.multinomial(self.n_atoms_prob.float(), n, replacement=True, generator=generator)
-        return self._denoise(sizes.to(self.device), options.steps, generator)[0]
+        sizes = sample_categorical(self.n_atoms_prob.float(), n, generator)
+        return self._denoise(sizes, options, generator)[0]
 
     @torch.no_grad()
     def chain(self, n_frames: int = 100, generator: torch.Generator | None = None,
@@ -241,39 +269,42 @@ class EDM(Method):
         """One molecule's trajectory from noise to the final sample: n_frames states at evenly spaced steps
         (first = pure noise, last = the sample), each [n_frames, N, .] plus "t" [n_frames] (qm9/sampling.py
         sample_chain; n_atoms defaults to the histogram's mode, 19 for QM9 as the reference uses)."""
-        steps = (options or SamplingOptions()).steps
+        options = options or SamplingOptions()
         n_atoms = int(self.n_atoms_prob.argmax()) if n_atoms is None else int(n_atoms)
-        times = time_grid(self.config.timesteps, steps)
+        times = time_grid(self.config.timesteps, options.steps)
         keep = sorted({round(k * (len(times) - 1) / max(n_frames - 1, 1)) for k in range(n_frames)})
-        sample, frames = self._denoise(torch.tensor([n_atoms], device=self.device), steps, generator, keep)
+        sample, frames = self._denoise(torch.tensor([n_atoms], device=self.device), options, generator, keep)
         frames[-1] = sample
         out = {k: torch.cat([fr[k] for fr in frames]) for k in sample}
         out["t"] = torch.tensor([times[i] / self.config.timesteps for i in keep])
         return out
 
-    def _denoise(self, sizes: Tensor, steps: int | None, generator, keep=()) -> tuple[dict, list[dict]]:
-        n_max = int(sizes.max())
-        mask = (torch.arange(n_max, device=self.device) < sizes[:, None]).float()
-        z = self.noise((len(sizes), n_max, 3 + self.n_feat), mask, generator)
-        times = time_grid(self.config.timesteps, steps)
+    def _denoise(self, sizes: Tensor, options: SamplingOptions, generator, keep=()) -> tuple[dict, list[dict]]:
+        name = self._sampler_name(options)
+        n_max, dtype = int(sizes.max()), next(self.net.parameters()).dtype
+        mask = (torch.arange(n_max, device=self.device) < sizes[:, None]).to(dtype)
+        b, n, d = shape = (len(sizes), n_max, 3 + self.n_feat)
+        z = self.noise(shape, mask, generator, dtype)
+        times = time_grid(self.config.timesteps, options.steps)
         frames = [self._decode(z, mask)] if 0 in keep else []
 
         def keep_frame(k, s, z_s):
             if k + 1 in keep:
                 frames.append(self._decode(z_s, mask))
 
-        z = sample_ancestral(
-            lambda z_t, t: self.eps_model(z_t, t / self.config.timesteps, mask), z, times, self.gamma,
-            noise=lambda: self.noise(z.shape, mask, generator),
+        def model(z_t: Tensor, t: int) -> Tensor:
+            return self.eps_model(z_t, t / self.config.timesteps, mask)
+
+        z = get_sampler(name)(
+            model, z, times, self.gamma, noise=lambda: self.noise(shape, mask, generator, dtype),
             project=lambda z_s: torch.cat([remove_mean(z_s[..., :3], mask), z_s[..., 3:]], -1), callback=keep_frame,
+            **self.config.sampler_options.get(name, {}),
         )
-        # final step p(x, h | z_0) (en_diffusion.py sample_p_xh_given_z0): x ~ N(x_hat, sigma_0 / alpha_0),
-        # h read off z_0 (arg-max of the one-hot bins, rounded charges)
-        g0 = self.gamma[0]
-        eps = self.eps_model(z, 0.0, mask)
-        x = (z[..., :3] - sigma(g0) * eps[..., :3]) / alpha(g0)
-        x = x + torch.exp(0.5 * g0) * sample_com_free_gaussian(x.shape, mask, generator)
-        z = torch.cat([x.to(z.dtype), z[..., 3:]], -1)
+        # final step (en_diffusion.py sample_p_xh_given_z0): positions x ~ p(x | z_0) = N(x_hat, sigma_0^2 /
+        # alpha_0^2) with CoM-free noise; h read off z_0 (arg-max of the one-hot bins, rounded charges)
+        x_noise = lambda: torch.cat([sample_com_free_gaussian((b, n, 3), mask, generator, dtype),  # noqa: E731
+                                     z.new_zeros(b, n, d - 3)], -1)
+        z = torch.cat([final_step(model, z, self.gamma, x_noise)[..., :3], z[..., 3:]], -1)
         if not torch.isfinite(z).all():
             raise FloatingPointError("sampling produced non-finite values (diverged); check the checkpoint")
         return self._decode(z, mask), frames

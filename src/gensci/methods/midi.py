@@ -245,7 +245,7 @@ class MiDi(Method):
         """n molecules, sizes drawn from the training histogram, options.steps network calls."""
         if condition is not None:
             raise UserError("this MiDi model is unconditional; sample it without a condition")
-        sizes = sample_categorical(self.n_atoms_prob.float().expand(n, -1), generator)
+        sizes = sample_categorical(self.n_atoms_prob.float(), n, generator)
         mol = self.objective.sample(self._model(), self._mask(sizes), self.steps(options), generator)
         if not torch.isfinite(mol.x).all():
             raise FloatingPointError("sampling produced non-finite coordinates (diverged); check the checkpoint")

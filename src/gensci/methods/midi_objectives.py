@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gensci.errors import UserError
+from gensci.errors import ConfigError
 from gensci.methods.diffusion import discrete, flow
 from gensci.methods.diffusion.schedules import alpha, sigma
 from gensci.ops.alignment import equivariant_ot
@@ -100,7 +100,7 @@ class FlowMatching(nn.Module):
     @torch.no_grad()
     def sample(self, model: Model, mask: Tensor, steps: int, generator=None, callback: Callback | None = None) -> Molecules:
         if steps < 1:
-            raise UserError(f"sampling steps must be at least 1, got {steps}")
+            raise ConfigError(f"sampling steps must be at least 1, got {steps}")
         grid = flow.time_grid(steps).tolist()
         state = self.prior(mask, generator)
         if callback is not None:
@@ -173,7 +173,7 @@ class Diffusion(nn.Module):
     def time_grid(self, steps: int) -> list[int]:
         T = self.config.timesteps
         if not 1 <= steps <= T:
-            raise UserError(f"sampling steps must be in 1..{T} (the trained diffusion timesteps), got {steps}")
+            raise ConfigError(f"sampling steps must be in 1..{T} (the trained diffusion timesteps), got {steps}")
         return [round(k * T / steps) for k in range(steps, -1, -1)]
 
     @torch.no_grad()

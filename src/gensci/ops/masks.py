@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from gensci.ops.random import sample_normal
+
 
 def expand_mask(node_mask: Tensor) -> Tensor:
     """[B, N] -> [B, N, 1], in the dtype of the mask's float use."""
@@ -26,14 +28,17 @@ def remove_mean(x: Tensor, node_mask: Tensor) -> Tensor:
     return (x - masked_mean(x, node_mask)) * m
 
 
-def sample_com_free_gaussian(shape: tuple[int, int, int], node_mask: Tensor, generator=None) -> Tensor:
-    """Standard Gaussian on the zero-CoM subspace of real nodes: [B, N, D]."""
-    z = torch.randn(shape, generator=generator, device=node_mask.device)
-    return remove_mean(z, node_mask)
+def sample_com_free_gaussian(shape: tuple[int, int, int], node_mask: Tensor, generator=None,
+                             dtype: torch.dtype | None = None) -> Tensor:
+    """Standard Gaussian on the zero-CoM subspace of real nodes: [B, N, D] on node_mask's device, drawn on the
+    generator's device (ops.random.sample_normal)."""
+    return remove_mean(sample_normal(shape, generator, node_mask.device, dtype), node_mask)
 
 
-def sample_masked_gaussian(shape: tuple[int, int, int], node_mask: Tensor, generator=None) -> Tensor:
-    z = torch.randn(shape, generator=generator, device=node_mask.device)
+def sample_masked_gaussian(shape: tuple[int, int, int], node_mask: Tensor, generator=None,
+                           dtype: torch.dtype | None = None) -> Tensor:
+    """Standard Gaussian on real nodes, zero on padding: [B, N, D] (drawn as sample_com_free_gaussian)."""
+    z = sample_normal(shape, generator, node_mask.device, dtype)
     return z * expand_mask(node_mask).to(z.dtype)
 
 

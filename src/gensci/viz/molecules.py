@@ -1,8 +1,9 @@
 """Pictures of molecules: 3D ball-and-stick (matplotlib), RDKit 2D depictions, grids, GIFs.
 
-Atoms are coloured with the CPK/Jmol convention; bonds are the orders inferred from the geometry
-with EDM's rules (gensci.metrics.molecules.infer_bonds) unless given, double and triple bonds drawn
-as parallel lines.
+Atoms are coloured with the CPK/Jmol convention; bonds are the molecule's own (a model that predicts
+bonds, an SDF file) or else the orders inferred from the geometry with EDM's rules
+(gensci.chem.distance_bonds), double and triple bonds drawn as parallel lines. Molecules without
+positions (2D graphs) are drawn as RDKit depictions.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gensci.metrics.molecules import as_molecule, build_rdkit_mol, infer_bonds
+from gensci.chem.molecule import Molecule, as_molecule
 from gensci.viz.figures import plt, save_figure
 from gensci.files import atomic_write
 
@@ -39,8 +40,8 @@ def plot_molecule_3d(ax, positions, atom_types, bonds=None, title: str | None = 
     """
     if not hasattr(ax, "zaxis"):
         raise ValueError("plot_molecule_3d needs a 3D axes: fig.add_subplot(projection='3d')")
-    pos, types = as_molecule((positions, atom_types))
-    bonds = infer_bonds(pos, types) if bonds is None else np.asarray(bonds)
+    m = Molecule(positions, atom_types, bonds=bonds)
+    pos, types, bonds = m.positions, m.atom_types, m.bonds_or_inferred()
     centre = pos.mean(0)
     elev, azim = math.radians(ax.elev), math.radians(ax.azim)
     view = np.array([math.cos(elev) * math.cos(azim), math.cos(elev) * math.sin(azim), math.sin(elev)])
@@ -70,19 +71,22 @@ def plot_molecule_3d(ax, positions, atom_types, bonds=None, title: str | None = 
 
 
 def draw_2d(molecule, size: tuple[int, int] = (300, 300), remove_hs: bool = True) -> Image.Image:
-    """RDKit 2D depiction as a PIL image; molecule: an RDKit Mol, or positions + atom types (bonds inferred).
+    """RDKit 2D depiction as a PIL image; molecule: an RDKit Mol, or a Molecule / (positions, atom types)
+    pair, drawn with its own bonds and charges, else the bonds inferred from its geometry.
 
     Molecules that fail RDKit's sanitization are drawn as built (no aromaticity perception)."""
     from rdkit import Chem
     from rdkit.Chem import Draw, rdDepictor
     from rdkit.Chem.Draw import rdMolDraw2D
 
+    from gensci.chem.rdmol import molecule_to_rdkit
+
     if not hasattr(rdMolDraw2D, "MolDraw2DCairo"):
         raise RuntimeError("this RDKit build has no Cairo support, so it cannot draw PNG images")
     if isinstance(molecule, Chem.Mol):
         mol = Chem.Mol(molecule)
     else:
-        mol = build_rdkit_mol(*as_molecule(molecule))
+        mol = molecule_to_rdkit(as_molecule(molecule))
     try:
         Chem.SanitizeMol(mol)
         sanitized = True
@@ -97,12 +101,15 @@ def draw_2d(molecule, size: tuple[int, int] = (300, 300), remove_hs: bool = True
 
 
 def molecule_grid(molecules, path, ncols: int = 4, titles=None, mode: str = "3d", panel: float = 2.6) -> Path:
-    """Several molecules in one PNG: `mode` "3d" (ball-and-stick) or "2d" (RDKit depiction)."""
+    """Several molecules in one PNG: `mode` "3d" (ball-and-stick, own bonds else inferred) or "2d" (RDKit
+    depiction). Molecules without positions can only be drawn in 2D."""
     if mode not in ("3d", "2d"):
         raise ValueError(f"mode must be '3d' or '2d', got {mode!r}")
-    mols = list(molecules)
+    mols = [as_molecule(m, k) for k, m in enumerate(molecules)]
     if not mols:
         raise ValueError("no molecules to draw")
+    if mode == "3d" and any(m.positions is None for m in mols):
+        raise ValueError("molecules without positions can only be drawn in 2D (mode='2d')")
     titles = list(titles) if titles is not None else [None] * len(mols)
     if len(titles) != len(mols):
         raise ValueError(f"got {len(titles)} titles for {len(mols)} molecules")
@@ -112,7 +119,7 @@ def molecule_grid(molecules, path, ncols: int = 4, titles=None, mode: str = "3d"
     for k, (m, title) in enumerate(zip(mols, titles)):
         if mode == "3d":
             ax = fig.add_subplot(nrows, ncols, k + 1, projection="3d")
-            plot_molecule_3d(ax, *as_molecule(m), title=title)
+            plot_molecule_3d(ax, m.positions, m.atom_types, m.bonds, title=title)
         else:
             ax = fig.add_subplot(nrows, ncols, k + 1)
             ax.imshow(draw_2d(m, size=(300, 300)))
@@ -123,20 +130,47 @@ def molecule_grid(molecules, path, ncols: int = 4, titles=None, mode: str = "3d"
     return save_figure(fig, path, dpi=120, tight=False)
 
 
-def chain_gif(positions_seq, atom_types, path, fps: int = 10, hold_last: int = 10) -> Path:
-    """Animate a trajectory (e.g. a denoising chain): positions_seq [T, N, 3] Angstrom, one frame each;
-    the last frame is held `hold_last` extra frames. Box fixed over the whole trajectory."""
-    seq = np.asarray(positions_seq, dtype=np.float64)
-    if seq.ndim != 3 or seq.shape[2] != 3:
-        raise ValueError(f"expected positions_seq of shape [T, N, 3], got {seq.shape}")
-    half = float(np.abs(seq - seq.mean(1, keepdims=True)).max()) + 0.6
-    frames = []
-    for pos in seq:
+def chain_gif(frames, path, titles=None, fps: int = 10, hold_last: int = 10) -> Path:
+    """Animate a trajectory (e.g. a denoising chain), one picture per frame, the last held `hold_last` extra
+    frames. frames: Molecules (each with its own atom types and bonds, if any) or (positions, atom types)
+    pairs; with positions a 3D view in a box fixed over the whole trajectory, without an RDKit depiction."""
+    frames = [as_molecule(f, k) for k, f in enumerate(frames)]
+    if not frames:
+        raise ValueError("no frames to draw")
+    titles = list(titles) if titles is not None else [None] * len(frames)
+    three_d = all(f.positions is not None for f in frames)
+    if three_d:
+        half = max(float(np.abs(f.positions - f.positions.mean(0)).max()) for f in frames) + 0.6
+    images = []
+    for frame, title in zip(frames, titles):
         fig = plt.figure(figsize=(3, 3))
-        ax = fig.add_subplot(projection="3d")
-        plot_molecule_3d(ax, pos - pos.mean(0), atom_types, limits=half)
-        frames.append(figure_to_image(fig))
-    return write_gif(frames + frames[-1:] * hold_last, path, fps)
+        if three_d:
+            ax = fig.add_subplot(projection="3d")
+            plot_molecule_3d(ax, frame.positions - frame.positions.mean(0), frame.atom_types, frame.bonds,
+                             title=title, limits=half)
+        else:
+            ax = fig.add_subplot()
+            ax.imshow(draw_2d(frame, size=(300, 300)))
+            ax.set_axis_off()
+            if title:
+                ax.set_title(title, fontsize=9)
+        images.append(figure_to_image(fig))
+    return write_gif(images + images[-1:] * hold_last, path, fps)
+
+
+def chain_pictures(frames, times, base: Path, note: str = "") -> list[Path]:
+    """A strip of 10 frames (PNG) and the whole trajectory as a GIF (base.png, base.gif), each frame titled
+    with its time t, as the reference's visualize_chain. frames: Molecules (3D, or 2D graphs)."""
+    frames = [as_molecule(f, k) for k, f in enumerate(frames)]
+    mode = "3d" if all(f.positions is not None for f in frames) else "2d"
+    pick = np.linspace(0, len(frames) - 1, min(10, len(frames))).round().astype(int)
+    title = [f"t = {times[i]:.2f}" for i in pick]
+    if note:
+        title[-1] += f" ({note})"
+    strip = molecule_grid([frames[i] for i in pick], Path(base).with_suffix(".png"), ncols=len(pick), titles=title,
+                          mode=mode)
+    gif = chain_gif(frames, Path(base).with_suffix(".gif"), [f"t = {t:.2f}" for t in times])
+    return [strip, gif]
 
 
 def rotation_gif(positions, atom_types, path, n_frames: int = 36, fps: int = 12) -> Path:

@@ -1,122 +1,92 @@
-"""Evaluate real molecules with EDM's measures: a QM9 split, or an XYZ/SDF file a user brings.
+"""Evaluate real molecules under both protocols: a QM9 data set's split, or an XYZ/SDF file a user brings.
 
-Wiring for `gensci evaluate --dataset qm9` and `gensci evaluate FILE`. The QM9 training split's
-SMILES (novelty reference, rebuilt from the 3D geometries with the same pipeline) and its
-distributions (element frequencies, sizes, bond lengths) are computed once and cached next to the
-parsed QM9 arrays (`GENSCI_CACHE`/qm9/); building the SMILES cache takes a few minutes, once.
+Wiring for `gensci evaluate --dataset qm9|qm9-bonds|qm9-graph` and `gensci evaluate FILE`
+(gensci.metrics.molecule_protocols: EDM's protocol on geometries, the predicted-bond protocol on
+molecules that carry their own bonds). References come from gensci.workflows.molecule_references.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
-import numpy as np
-
+from gensci.chem.molecule import Molecule
 from gensci.data import qm9
-from gensci.data.base import default_cache_dir
-from gensci.data.molecule_io import Molecule, MoleculeFileError, read_molecules, read_molecules_lenient
+from gensci.data.molecule_io import MoleculeFileError, read_molecules, read_molecules_lenient
 from gensci.errors import UserError
-from gensci.metrics.molecules import MoleculeStats, evaluate_molecules, molecule_smiles, molecule_stats
+from gensci.metrics.molecule_protocols import Carried, evaluate_protocols
+from gensci.workflows.molecule_references import (QM9_ELEMENTS, edm_smiles_cached, file_reference, perceived,
+                                                  qm9_edm_smiles, qm9_molecules, qm9_reference)
 
-_SYMBOL = dict(zip(qm9.ATOMIC_NUMBERS, qm9.ELEMENTS))
+DATASETS = ("qm9", "qm9-bonds", "qm9-graph")
 _MAX_SKIPPED_SHOWN = 10
 
 
-def qm9_molecules(split: str = "train", limit: int | None = None, remove_h: bool = False) -> list[Molecule]:
-    """QM9 molecules of an EDM split (first `limit`), positions in Angstrom as in the data set."""
-    arrays = qm9.load_arrays()
-    out = []
-    for row in qm9.split_rows(split)[:limit]:
-        n = int(arrays["n_atoms"][row])
-        z, pos = arrays["charges"][row, :n], arrays["positions"][row, :n].astype(np.float64)
-        keep = z > 1 if remove_h else np.ones(n, dtype=bool)
-        out.append(Molecule(pos[keep], [_SYMBOL[int(v)] for v in z[keep]], f"qm9 {arrays['index'][row]}"))
-    return out
-
-
-def smiles_list(molecules) -> list[str | None]:
-    """The validity pipeline's SMILES per molecule (None = invalid), RDKit warnings silenced."""
-    from rdkit import rdBase
-
-    with rdBase.BlockLogs():
-        return [molecule_smiles(m.positions, m.atom_types) for m in molecules]
-
-
-def qm9_train_smiles(remove_h: bool = False) -> list[str | None]:
-    """Per-molecule SMILES of the QM9 training split (cached; a few minutes the first time)."""
-    path = _cache_path(f"train_smiles_{_tag(remove_h)}.txt")
-    if path.exists():
-        return [s or None for s in path.read_text().split("\n")[:-1]]
-    smiles = smiles_list(qm9_molecules("train", None, remove_h))
-    _atomic_write(path, lambda tmp: tmp.write_text("".join(f"{s or ''}\n" for s in smiles)))
-    return smiles
-
-
-def qm9_reference_smiles(remove_h: bool = False) -> set[str]:
-    """Distinct valid SMILES of the QM9 training split: the novelty reference."""
-    return {s for s in qm9_train_smiles(remove_h) if s}
-
-
-def qm9_reference_stats(remove_h: bool = False) -> MoleculeStats:
-    """Element, size and bond-length distributions of the QM9 training split (cached)."""
-    path = _cache_path(f"train_stats_{_tag(remove_h)}.npz")
-    if path.exists():
-        with np.load(path, allow_pickle=False) as f:
-            return MoleculeStats.from_arrays({k: f[k] for k in f.files})
-    stats = molecule_stats(qm9_molecules("train", None, remove_h))
-    _atomic_write(path, lambda tmp: np.savez_compressed(tmp, **stats.to_arrays()))
-    return stats
-
-
-def evaluate_dataset(split: str = "train", limit: int | None = None, remove_h: bool = False,
+def evaluate_dataset(dataset: str = "qm9", split: str = "train", limit: int | None = None, remove_h: bool = False,
                      distributions: bool = True) -> dict:
-    """EDM's measures on a QM9 split (first `limit` molecules, i.e. the smallest: splits are in index
-    order as in EDM), novelty against the training split.
+    """A QM9 data set itself under the protocols that apply (first `limit` molecules of a split, i.e. the
+    smallest: splits are in index order as in EDM), novelty and distributions against the training split.
 
-    On the training split novelty is 0 by construction, so its SMILES need not be looked up (the
-    full split fills the SMILES cache as a side effect). `distributions` compares element, size and
-    bond-length distributions with the training split's.
+    qm9: EDM's protocol (bonds from distances; with or without H). qm9-bonds: both protocols (its
+    perceived bonds and charges for the predicted-bond one). qm9-graph: heavy-atom graphs, the
+    predicted-bond protocol without stability (no explicit H). qm9-bonds and qm9-graph leave out the
+    molecules whose bond perception failed (one in the training split).
     """
+    if dataset not in DATASETS:
+        raise UserError(f"--dataset {dataset}: choices are {', '.join(DATASETS)}")
     if split not in qm9.SPLIT_SIZES:
         raise UserError(f"unknown split {split!r}; choices: {', '.join(qm9.SPLIT_SIZES)}")
+    if remove_h and dataset != "qm9":
+        raise UserError(f"--remove-h applies to --dataset qm9 only ({dataset} fixes it: qm9-graph has no H)")
+    remove_h = remove_h or dataset == "qm9-graph"
     start = time.perf_counter()
-    molecules = qm9_molecules(split, limit, remove_h)
-    cached = _cache_path(f"train_smiles_{_tag(remove_h)}.txt").exists()
-    if split == "train" and (limit is None or cached):
-        smiles = qm9_train_smiles(remove_h)[:limit]
-    else:
-        smiles = smiles_list(molecules)
-    reference = {s for s in smiles if s} if split == "train" else qm9_reference_smiles(remove_h)
-    stats = qm9_reference_stats(remove_h) if distributions else None
-    result = evaluate_molecules(molecules, reference, stats, smiles=smiles)
-    result |= {"dataset": "qm9", "split": split, "remove_h": remove_h, "novelty_reference": "qm9 train",
+    bonded = dataset != "qm9"
+    molecules = qm9_molecules(split, limit, remove_h, bonds=bonded)
+    carried = Carried(positions=dataset != "qm9-graph", bonds=bonded, explicit_h=not remove_h)
+    reference = qm9_reference(remove_h, carried, distributions)
+    smiles = None  # the training split's EDM SMILES are cached: reuse them
+    if split == "train" and carried.positions and (limit is None or edm_smiles_cached(remove_h)):
+        smiles = qm9_edm_smiles(remove_h)[:limit]
+        if bonded:
+            smiles = [s for s, ok in zip(smiles, perceived(qm9.split_rows("train")[:limit])) if ok]
+    result = evaluate_protocols(molecules, reference, carried, edm_smiles=smiles)
+    if dataset == "qm9-graph":
+        result["protocols_skipped"]["edm"] = "qm9-graph is scored as 2D graphs of heavy atoms (use qm9 or qm9-bonds)"
+    result |= {"dataset": dataset, "split": split, "remove_h": remove_h,
                "seconds": round(time.perf_counter() - start, 2)}
     return result
 
 
 def evaluate_file(path, reference=None) -> dict:
-    """EDM's measures on the molecules of an XYZ/SDF file; malformed records are skipped and counted.
+    """Both protocols where they apply on the molecules of an XYZ/SDF file; malformed records are skipped
+    and counted.
 
-    Bonds are inferred from the 3D geometry (EDM's rules) even when an SDF lists bonds. Novelty and
-    distributions are against QM9's training split (with or without H, following the file), or
-    against the molecules of `reference` (an XYZ/SDF file) when given.
+    XYZ: EDM's protocol (bonds from distances). SDF: EDM's protocol on the geometry, and the
+    predicted-bond protocol on the file's own bonds and formal charges (unless the file lists no bond
+    at all). Aromatic bonds count 1.5, charged atoms use their charge's valences, elements outside QM9's
+    are scored (they make the atom unstable when no table knows them); how many molecules hold each is
+    counted. Novelty and distributions are against QM9's training split (with or without H, following
+    the file), or against the molecules of `reference` (an XYZ/SDF file) when given.
     """
     start = time.perf_counter()
     molecules, skipped = read_molecules_lenient(path)
     if not molecules:
         raise MoleculeFileError(path, None, f"no readable molecules ({_skipped_summary(skipped)})")
+    notes = []
+    if all(m.bonds is not None for m in molecules) and not any(m.bonds.any() for m in molecules):
+        notes.append("the file lists no bonds: the predicted-bond protocol was skipped")
+        molecules = [Molecule(m.positions, m.atom_types, m.name, None, m.formal_charges) for m in molecules]
+    carried = Carried.of(molecules)
     if reference is not None:
-        ref = read_molecules(reference)
-        ref_smiles, ref_stats, ref_name = {s for s in smiles_list(ref) if s}, molecule_stats(ref), str(reference)
+        ref = file_reference(read_molecules(reference), str(reference))
+        elements = None
     else:
-        remove_h = not any("H" in m.atom_types for m in molecules)
-        ref_smiles, ref_stats = qm9_reference_smiles(remove_h), qm9_reference_stats(remove_h)
-        ref_name = f"qm9 train ({'without' if remove_h else 'with'} H)"
-    result = evaluate_molecules(molecules, ref_smiles, ref_stats)
+        ref = qm9_reference(not carried.explicit_h, carried)
+        elements = QM9_ELEMENTS
+    result = evaluate_protocols(molecules, ref, carried)
+    if elements is not None:
+        result["n_outside_reference_elements"] = sum(not set(m.atom_types) <= elements for m in molecules)
     result |= {"file": str(path), "n_skipped": len(skipped), "skipped": _skipped_summary(skipped),
-               "novelty_reference": ref_name, "seconds": round(time.perf_counter() - start, 2)}
+               "notes": notes, "seconds": round(time.perf_counter() - start, 2)}
     return result
 
 
@@ -124,18 +94,3 @@ def _skipped_summary(skipped: list[tuple[int, str]]) -> str:
     shown = "; ".join(f"record {r}: {why}" for r, why in skipped[:_MAX_SKIPPED_SHOWN])
     more = len(skipped) - _MAX_SKIPPED_SHOWN
     return shown + (f"; ... and {more} more" if more > 0 else "")
-
-
-def _tag(remove_h: bool) -> str:
-    return "noh" if remove_h else "h"
-
-
-def _cache_path(name: str) -> Path:
-    return default_cache_dir() / "qm9" / f"v1_{name}"
-
-
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    write(tmp)
-    os.replace(tmp, path)

@@ -1,0 +1,8 @@
+"""The diffusion toolkit shared by every diffusion model in gensci (k-diffusion's split):
+
+- parametrisations.py: what a network predicts (eps / x0 / v / score) and the conversions between them;
+- schedules.py: variance-preserving noise schedules by name (gamma tables) and their algebra;
+- samplers.py: samplers by name, plain functions with one signature, plus the final step z_0 -> data;
+- likelihood.py: weighted times t for unbiased, low-variance estimates of the bound's diffusion term;
+- config.py: the config fields a diffusion method shares (schedule, sampler, sampler options), validated on load.
+"""

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gensci.ops.random import sample_categorical
+from gensci.ops.random import sample_categorical_rows
 
 
 def cosine_alpha_bar(timesteps: int, nu: float = 1.0, s: float = 0.008) -> Tensor:
@@ -92,5 +92,5 @@ def symmetrize_pairs(v: Tensor) -> Tensor:
 
 def sample_classes(probs: Tensor, generator: torch.Generator | None = None, pairs: bool = False) -> Tensor:
     """Class indices [...] from probabilities [..., K]; pairs=True: [B, N, N, K] -> symmetric [B, N, N]."""
-    x = sample_categorical(probs, generator)
+    x = sample_categorical_rows(probs, generator)
     return symmetrize_pairs(x) if pairs else x

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gensci.ops.random import sample_categorical, sample_uniform
+from gensci.ops.random import sample_categorical_rows, sample_uniform
 
 EPS = 1e-5  # semla-flow models/fm.py Integrator(eps=1e-5): times are clamped to [EPS, 1 - EPS] in the jump rates
 
@@ -71,4 +71,4 @@ def jump_probabilities(xt: Tensor, p1: Tensor, t: Tensor, dt: float, eta: float 
 def categorical_step(xt: Tensor, p1: Tensor, t: Tensor, dt: float, eta: float = 0.0,
                      generator: torch.Generator | None = None) -> Tensor:
     """One discrete flow matching step: class indices [...] at t + dt."""
-    return sample_categorical(jump_probabilities(xt, p1, t, dt, eta), generator)
+    return sample_categorical_rows(jump_probabilities(xt, p1, t, dt, eta), generator)
