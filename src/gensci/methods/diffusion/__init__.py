@@ -4,5 +4,8 @@
 - schedules.py: variance-preserving noise schedules by name (gamma tables) and their algebra;
 - samplers.py: samplers by name, plain functions with one signature, plus the final step z_0 -> data;
 - likelihood.py: weighted times t for unbiased, low-variance estimates of the bound's diffusion term;
-- config.py: the config fields a diffusion method shares (schedule, sampler, sampler options), validated on load.
+- config.py: the config fields a diffusion method shares (schedule, sampler, sampler options), validated on load;
+- discrete.py: categorical diffusion with marginal transitions (D3PM/DiGress/MiDi), generic over the class count,
+  and MiDi's per-modality cosine schedule;
+- flow.py: flow matching for continuous and categorical variables (linear paths, discrete flow matching, Euler).
 """
