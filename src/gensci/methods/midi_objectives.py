@@ -17,6 +17,8 @@ from torch import Tensor, nn
 
 from gensci.errors import ConfigError
 from gensci.methods.diffusion import discrete, flow
+from gensci.methods.diffusion.parametrisations import convert
+from gensci.methods.diffusion.samplers import reverse_step
 from gensci.methods.diffusion.schedules import alpha, sigma
 from gensci.ops.alignment import equivariant_ot
 from gensci.ops.masks import remove_mean
@@ -185,12 +187,9 @@ class Diffusion(nn.Module):
         for k, (t, s) in enumerate(zip(grid[:-1], grid[1:])):
             pred = model(state, torch.full((len(mask),), t / T, device=mask.device))
             g_t, g_s = self.gamma_x[t], self.gamma_x[s]
-            a_t, s_t, a_s, s_s = alpha(g_t), sigma(g_t), alpha(g_s), sigma(g_s)
-            a_ts = a_t / a_s
-            var_ts = s_t**2 - a_ts**2 * s_s**2  # sigma^2_{t|s}
-            mean = (a_ts * s_s**2 / s_t**2) * state.x + (a_s * var_ts / s_t**2) * pred.x
-            noise = gaussian(state.x.shape, mask, generator)
-            x = (mean + (var_ts.sqrt() * s_s / s_t) * noise).to(state.x.dtype)
+            eps = convert(pred.x.double(), "x0", "eps", state.x.double(), alpha(g_t), sigma(g_t))
+            x = reverse_step(state.x.double(), eps, g_t, g_s, gaussian(state.x.shape, mask, generator))
+            x = x.to(state.x.dtype)
 
             def step(key, xt, logits):
                 abar = getattr(self, f"abar_{key}")
