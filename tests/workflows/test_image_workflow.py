@@ -30,7 +30,7 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("image_runs")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GENSCI_CACHE", str(root / "cache"))
-        mp.setattr(wf_images, "REFERENCE_STEPS", 20)  # a reference net trained in a second
+        mp.setattr(wf_images, "REFERENCE_STEPS", 100)  # a reference net trained in seconds
         out = {}
         for preset in PRESETS:
             method = "vae" if "vae" in preset else "gan"
