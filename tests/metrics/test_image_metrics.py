@@ -171,26 +171,10 @@ def test_pixel_hist_distance_in_the_datas_units():
     assert M.pixel_span(spins, up) == (-1, 1) and M.pixel_hist_distance(up, down, value_range=spins) == pytest.approx(2, rel=0.01)
 
 
-def test_c2st_and_anomaly_auroc():
+def test_c2st():
     rng = np.random.default_rng(2)
-    far = M.c2st_auc(rng.normal(size=(100, 5)), rng.normal(3, 1, size=(100, 5)))
-    assert far > 0.99
-    assert M.anomaly_auroc([0.1, 0.2, 0.9, 0.8], [0, 0, 1, 1]) == 1.0
-    assert M.anomaly_auroc([0.9, 0.8, 0.1, 0.2], [0, 0, 1, 1]) == 0.0
-
-
-def test_compressed_bits_grow_with_complexity_and_correct_the_score():
-    rng = np.random.default_rng(3)
-    flat, noisy = np.full((3, 3, 16, 16), 0.1), rng.uniform(0, 1, (3, 3, 16, 16))
-    bits = M.compressed_bits(np.concatenate([flat, noisy]), UNIT_INTERVAL)
-    assert bits.shape == (6,) and bits[:3].max() * 5 < bits[3:].min()  # noise does not compress
-    assert bits[3:].min() > 0.9 * 16 * 16 * 3 * 8  # ~8 bits per noisy 8-bit value
-    grey = M.compressed_bits(noisy[:, :1] * 40 - 20)  # unbounded: quantised over the set's range; any channel count
-    five = M.compressed_bits(np.repeat(noisy[:, :1], 5, axis=1), UNIT_INTERVAL)
-    assert grey.shape == (3,) and five == pytest.approx(5 * M.compressed_bits(noisy[:, :1], UNIT_INTERVAL))
-    # S = -log p - L ln 2: an image the model finds likely only because it is simple scores as typical
-    nll = np.array([100.0, 1000.0])
-    assert M.complexity_corrected_score(nll, np.array([100.0, 1400.0])) == pytest.approx(nll - [100 * np.log(2), 1400 * np.log(2)])
+    assert M.c2st_auc(rng.normal(size=(100, 5)), rng.normal(3, 1, size=(100, 5))) > 0.99
+    assert abs(M.c2st_auc(rng.normal(size=(200, 5)), rng.normal(size=(200, 5))) - 0.5) < 0.1
 
 
 def test_bad_input_is_an_error_and_nothing_is_clipped():

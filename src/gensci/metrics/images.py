@@ -21,7 +21,7 @@ is not clearly better than chance on held-out images.
   variation from its view of the real images (0: same mix; 2/3: one class of three balanced ones).
 - mode_collapse: diversity only: near-duplicates or a dropped class (see `mode_collapse`). Fidelity
   (precision, fd_local, kd_local, c2st_auc) is reported beside it, not folded into it.
-- compressed_bits: PNG length of each image, the complexity estimate of Serrà et al. (2020).
+Anomaly scores of images (AUROC, PNG complexity) are in gensci.metrics.anomaly.
 """
 
 from __future__ import annotations
@@ -350,44 +350,3 @@ def image_metrics(samples, reference, judge: Judge, labels=None, value_range: Va
     if labels is not None:
         out["class_accuracy"] = _accuracy(ps, labels)
     return out
-
-
-# --- anomaly scores -----------------------------------------------------------------------------
-
-
-def anomaly_auroc(scores, is_anomaly) -> float:
-    """ROC AUC of anomaly scores (higher = more anomalous) against the true anomaly flags."""
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(np.asarray(is_anomaly).astype(int).reshape(-1), np.asarray(scores).reshape(-1)))
-
-
-def compressed_bits(images, value_range: ValueRange | None = None) -> np.ndarray:
-    """Length in bits of each image [N, C, H, W] as a PNG (Pillow, compression level 9): the input
-    complexity L(x) of Serrà et al. (2020, "Input complexity and out-of-distribution detection with
-    likelihood-based generative models", ICLR, Sec. 3; PNG is one of their compressors).
-
-    Values are quantised to 8 bits over `pixel_span` (the declared range; for an unbounded range the
-    joint min and max of these images, so that all are quantised alike). One or three channels are
-    one grey or RGB image; any other count is one grey image per channel, the lengths summed."""
-    from PIL import Image
-
-    x = as_images(images)
-    lo, hi = pixel_span(value_range, x)
-    q = np.clip(np.round((x - lo) / (hi - lo) * 255), 0, 255).astype(np.uint8)
-    planes = [q.transpose(0, 2, 3, 1)] if x.shape[1] == 3 else [q[:, c] for c in range(x.shape[1])]
-    bits = np.zeros(len(x))
-    for plane in planes:
-        for i, img in enumerate(plane):
-            buf = io.BytesIO()
-            Image.fromarray(img).save(buf, format="PNG", compress_level=9)
-            bits[i] += 8 * buf.tell()
-    return bits
-
-
-def complexity_corrected_score(neg_log_likelihood_nats, bits) -> np.ndarray:
-    """Serrà et al. (2020), Sec. 3: S(x) = -l_M(x) - L(x) with l_M the model's log-likelihood and L the
-    compressed length, here both in nats (L in bits x ln 2): how much
-    worse the model explains x than a generic compressor does. Higher = more anomalous; it removes the
-    bias of likelihoods towards simple (smooth, dark) images whatever their class."""
-    return np.asarray(neg_log_likelihood_nats, float) - np.asarray(bits, float) * math.log(2)

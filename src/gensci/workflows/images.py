@@ -10,8 +10,8 @@ balanced over the classes, so `class_accuracy` weighs every class equally.
 Anomaly detection: when the data set was trained on a subset of its classes, its `info` lists
 the others as `held_out_classes` (their images appear only in the test split). A VAE is then also
 scored on the test split by the AUROC for "held-out class" of two scores: the negative ELBO
-(`anomaly_auroc`), and the negative ELBO minus the image's PNG length (`anomaly_auroc_complexity`:
-Serrà et al. 2020's correction of the likelihood's bias towards simple images).
+(`anomaly_auroc`), and the negative ELBO corrected for the image's PNG length (`anomaly_auroc_complexity`:
+Serrà et al. 2020's correction of the likelihood's bias towards simple images; see vae_metrics).
 """
 
 from __future__ import annotations
@@ -116,23 +116,31 @@ def trained_classes(info: dict) -> list[int] | None:
 
 @torch.no_grad()
 def vae_metrics(method: Method, data: DataSplits, seed: int = 0, batch_size: int = 250) -> dict[str, float]:
-    """elbo (mean over test images of the trained classes) and, with held-out classes, the AUROC of
-    two anomaly scores for "held-out class": -ELBO (anomaly_auroc) and -ELBO - PNG length in nats
-    (anomaly_auroc_complexity, gensci.metrics.images.complexity_corrected_score)."""
-    from gensci.metrics.images import anomaly_auroc, complexity_corrected_score, compressed_bits
+    """elbo (mean over test images of the trained classes) and, with held-out classes, the AUROC for
+    "held-out class" of two anomaly scores on the test split: -ELBO (anomaly_auroc) and -ELBO corrected
+    for input complexity (anomaly_auroc_complexity: gensci.metrics.images.complexity_corrected_score,
+    its exchange rate between -ELBO and the PNG length fitted on the validation images, which hold
+    only trained classes)."""
+    from gensci.metrics.anomaly import anomaly_auroc, complexity_corrected_score, compressed_bits
+
+    g = torch.Generator().manual_seed(seed)
+
+    def neg_elbo(x: torch.Tensor) -> np.ndarray:
+        return -torch.cat([method.elbo(x[i : i + batch_size].to(method.device), generator=g).cpu()
+                           for i in range(0, len(x), batch_size)]).numpy()
 
     x, y = images_of(data.test)
-    g = torch.Generator().manual_seed(seed)
-    elbo = torch.cat([method.elbo(x[i : i + batch_size].to(method.device), generator=g).cpu()
-                      for i in range(0, len(x), batch_size)])
+    nll = neg_elbo(x)
     held = torch.as_tensor(list(data.info.get("held_out_classes") or []), dtype=y.dtype)
-    is_held = torch.isin(y, held)
-    out = {"elbo": float(elbo[~is_held].mean())}
+    is_held = torch.isin(y, held).numpy()
+    out = {"elbo": float(-nll[~is_held].mean())}
     if is_held.any() and (~is_held).any():
-        corrected = complexity_corrected_score((-elbo).numpy(), compressed_bits(x, value_range(data)))
-        out["anomaly_auroc"] = anomaly_auroc((-elbo).numpy(), is_held.numpy())
-        out["anomaly_auroc_complexity"] = anomaly_auroc(corrected, is_held.numpy())
-        out["elbo_held_out"] = float(elbo[is_held].mean())
+        valid, _ = images_of(data.valid)
+        span = value_range(data)
+        corrected = complexity_corrected_score(nll, compressed_bits(x, span), neg_elbo(valid), compressed_bits(valid, span))
+        out["anomaly_auroc"] = anomaly_auroc(nll, is_held)
+        out["anomaly_auroc_complexity"] = anomaly_auroc(corrected, is_held)
+        out["elbo_held_out"] = float(-nll[is_held].mean())
     return out
 
 
