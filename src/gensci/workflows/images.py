@@ -53,7 +53,7 @@ METRIC_NOTES = {
     "class_accuracy": "conditional samples classified as their requested class",
     "elbo": "mean evidence lower bound per test image (nats)",
     "anomaly_auroc": "AUROC of the VAE anomaly score (negative ELBO) for held-out classes",
-    "anomaly_auroc_complexity": "AUROC of the negative ELBO minus the PNG length (Serrà et al. 2020)",
+    "anomaly_auroc_complexity": "AUROC of the negative ELBO corrected for the PNG length (Serrà et al. 2020)",
     "reference_accuracy": "held-out accuracy of the reference classifier whose features the metrics use",
     "reference_chance": "the most frequent class's share of those held-out images (chance accuracy)",
 }
@@ -118,7 +118,7 @@ def trained_classes(info: dict) -> list[int] | None:
 def vae_metrics(method: Method, data: DataSplits, seed: int = 0, batch_size: int = 250) -> dict[str, float]:
     """elbo (mean over test images of the trained classes) and, with held-out classes, the AUROC for
     "held-out class" of two anomaly scores on the test split: -ELBO (anomaly_auroc) and -ELBO corrected
-    for input complexity (anomaly_auroc_complexity: gensci.metrics.images.complexity_corrected_score,
+    for input complexity (anomaly_auroc_complexity: gensci.metrics.anomaly.complexity_corrected_score,
     its exchange rate between -ELBO and the PNG length fitted on the validation images, which hold
     only trained classes)."""
     from gensci.metrics.anomaly import anomaly_auroc, complexity_corrected_score, compressed_bits
