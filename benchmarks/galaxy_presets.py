@@ -15,6 +15,7 @@ Writes benchmarks/galaxy_presets.md and --out/compare.html.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -70,29 +71,36 @@ def main() -> None:
     torch.set_num_threads(1)
     jobs = [(p, int(s), args.out / f"{p}-seed{s}") for p in args.presets.split(",") for s in args.seeds.split(",")]
     jobs += [(p, int(s), args.out / f"{p}-seed{s}") for p, _, s in (r.partition("@") for r in args.repeat.split(",") if r)]
-    load_before = os.getloadavg()
-    cpu = {} if args.reuse else train_all(jobs, args.jobs)
+    record = args.out / "training.json"  # how the runs were trained, for --reuse
+    if args.reuse:
+        training = json.loads(record.read_text())
+    else:
+        load_before = os.getloadavg()[0]
+        cpu = train_all(jobs, args.jobs)
+        training = {"command": " ".join(sys.argv[1:]), "date": time.strftime("%Y-%m-%d"), "load_before": load_before,
+                    "load_after": os.getloadavg()[0], "cpu_seconds": {str(k.name): v for k, v in cpu.items()}}
+        record.write_text(json.dumps(training, indent=1))
     rows = {}
     for preset, seed, run_dir in jobs:
         run = Run(run_dir)
         metrics = api.evaluate(run, EvalOptions())
         api.report(run, metrics)
         last = [r for r in run.history() if r.get("kind") == "train"][-1]
-        rows[run_dir.name] = (preset, seed, last["step"], last["time"], cpu.get(run_dir), metrics)
+        rows[run_dir.name] = (preset, seed, last["step"], last["time"], training["cpu_seconds"].get(run_dir.name), metrics)
         print(run_dir.name, last["step"], {k: metrics.get(k) for k in KEYS}, flush=True)
     _, page = api.compare([Run(d) for _, _, d in jobs], args.out / "compare.html")
-    write_markdown(args, rows, load_before, page)
+    write_markdown(args, rows, training, page)
 
 
-def write_markdown(args, rows: dict, load_before, page) -> None:
+def write_markdown(args, rows: dict, training: dict, page) -> None:
     ref = next(iter(rows.values()))[5]
     lines = [
         "# Galaxy presets side by side",
         "",
-        f"Command: `python benchmarks/galaxy_presets.py --presets {args.presets} --seeds {args.seeds}"
-        f"{' --repeat ' + args.repeat if args.repeat else ''} --jobs {args.jobs}{' --reuse' if args.reuse else ''}`  ",
-        f"Date {time.strftime('%Y-%m-%d')}; 2-core CPU shared with other work (load average {load_before[0]:.1f} at the start, "
-        f"{os.getloadavg()[0]:.1f} at the end), {args.jobs} trainings at a time, 1 torch thread each. Every run stops at its "
+        f"Command: `python benchmarks/galaxy_presets.py {training['command']}`"
+        f"{' (evaluated again with --reuse on ' + time.strftime('%Y-%m-%d') + ')' if args.reuse else ''}  ",
+        f"Trained {training['date']}; 2-core CPU shared with other work (load average {training['load_before']:.1f} at the "
+        f"start, {training['load_after']:.1f} at the end), {args.jobs} trainings at a time, 1 torch thread each. Every run stops at its "
         "preset's `train.max_steps` (the minutes are what that took here, under that load). 64x64 simulated galaxies "
         "(3,000 training images), data seed 0; metrics on 1,000 samples vs the 600 test images; feature metrics in "
         f"the reference network's features (held-out accuracy {ref.get('reference_accuracy', float('nan')):.3f}, "
@@ -104,7 +112,16 @@ def write_markdown(args, rows: dict, load_before, page) -> None:
     for name, (preset, seed, steps, elapsed, cpu, m) in rows.items():
         cpu_text = f"{cpu / 60:.1f}" if cpu is not None else "-"
         lines.append(f"| {preset} | {seed} | {steps} | {elapsed / 60:.1f} | {cpu_text} | " + " | ".join(_fmt(m.get(k, "")) for k in KEYS) + " |")
-    lines += ["", "Mode collapse (diversity only: duplicate rate > 0.2, or a real class generated at under a fifth of its real rate):"]
+    lines += ["", "Reproducibility: the same seed gives the same losses and samples on a CPU (README, Training); from seed to "
+              "seed (the spread a reader should allow for each row):"]
+    for preset in dict.fromkeys(r[0] for r in rows.values()):
+        runs = [r for r in rows.values() if r[0] == preset]
+        if len(runs) > 1:
+            spread = ", ".join(f"{k} {min(r[5][k] for r in runs):.3g}-{max(r[5][k] for r in runs):.3g}"
+                               for k in ("precision", "coverage", "duplicate_rate", "kd_local", "class_mix_distance"))
+            lines.append(f"- {preset}, seeds {', '.join(str(r[1]) for r in runs)}: {spread}")
+    lines += ["", "Mode collapse (diversity only: duplicate rate > 0.2, or a real class generated at under a fifth of its real rate,"
+              " judged when precision >= 0.5):"]
     for name, (*_, m) in rows.items():
         mix = [round(c, 2) for c in m.get("class_mix", [])]
         lines.append(f"- {name}: {'COLLAPSE' if m.get('mode_collapse') else 'no collapse'} - {collapse_reason(m)}; class mix {mix}")
