@@ -10,7 +10,7 @@ import torch
 
 from gensci import api
 from gensci.config import ExperimentConfig
-from gensci.data.base import DataSplits, TensorDictDataset
+from gensci.data.base import DataSplits
 from gensci.data.images import ImageDataConfig, image_splits
 from gensci.metrics import images as M
 from gensci.registry import DATASETS
