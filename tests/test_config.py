@@ -58,3 +58,5 @@ def test_every_preset_validates(name):
     cfg = load_config(name)
     assert cfg.description, f"preset {name} needs a one-line description"
     check_run_fits(cfg)  # the preset's method fits its data set (gensci.spec)
+    # presets stop by steps, so one preset and seed give one model on any machine; minutes only cap
+    assert cfg.train.max_steps, f"preset {name} must stop by train.max_steps"

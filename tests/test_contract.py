@@ -7,7 +7,8 @@ from gensci.methods.base import SamplingOptions
 from gensci.registry import METHODS
 from gensci.testing import check_method_contract
 
-IMAGE_INFO = {"channels": 3, "image_size": 16, "n_classes": 3, "class_names": ["a", "b", "c"], "dataset": "test"}
+IMAGE_INFO = {"channels": 3, "image_size": 16, "n_classes": 3, "class_names": ["a", "b", "c"], "dataset": "test",
+              "value_ranges": {"x": {"low": 0.0, "high": 1.0, "values": None}}}
 RADIO_INFO = {"trace_length": 500, "sampling_rate_mhz": 180.0, "band_mhz": [30.0, 80.0], "noise": "background"}
 QM9_INFO = {"atom_types": ["H", "C", "N", "O", "F"], "atomic_numbers": [1, 6, 7, 8, 9], "max_n_atoms": 5,
             "n_nodes_hist": {"3": 2, "4": 3, "5": 1}}

@@ -93,16 +93,8 @@ def violations(src: Path = SRC) -> list[str]:
     return found
 
 
-# Arrows being removed by work in progress (each entry must disappear; none may be added).
-PENDING = {
-    "gensci.metrics -> gensci.data.base",
-    "gensci.metrics -> gensci.nets.classifier",
-}
-
-
 def test_every_import_follows_the_layering_table():
-    found = [v for v in violations() if v.split(": ", 1)[1] not in PENDING]
-    assert found == []
+    assert violations() == []
 
 
 def test_the_check_catches_an_arrow_against_the_table(tmp_path):

@@ -36,7 +36,8 @@ def test_items_shapes_ranges_and_info():
     assert torch.bincount(y).tolist() == [4, 4, 4] and y[:6].unique().numel() > 1  # balanced and shuffled
     pixel_mean = data.info.pop("pixel_mean")
     assert data.info == {"channels": 3, "image_size": 64, "n_classes": 3,
-                         "class_names": ["barred spiral", "elliptical", "spiral"], "dataset": "galaxies"}
+                         "class_names": ["barred spiral", "elliptical", "spiral"], "dataset": "galaxies",
+                         "orientation_free": True}
     assert pixel_mean == pytest.approx(data.train.tensors["x"].mean(dim=(0, 2, 3)).tolist())
 
 

@@ -49,6 +49,7 @@ def test_folder_loads_skips_and_names_corrupt_files(folder):
     message = str(record[0].message)
     assert "broken.png" in message and "blank.fits" in message and "NaN" in message
     assert data.info["class_names"] == ["cats", "dogs"] and data.info["n_skipped"] == 2
+    assert data.info["orientation_free"] is False  # cats and dogs have an up; sky images set it true
     assert len(data.train) + len(data.valid) + len(data.test) == 11  # 6 cats + 3 jpg + grey png + fits
     assert (len(data.valid), len(data.test)) == (2, 2)  # round(0.2 * 6) + round(0.2 * 5) each
     x = data.train.tensors["x"]

@@ -13,7 +13,8 @@ from gensci.config import TrainConfig
 from gensci.methods.gan import GAN, GANConfig, discriminator_loss, generator_loss, gradient_penalty, wgan_div_penalty
 from gensci.testing import SimpleStepper
 
-INFO = {"channels": 3, "image_size": 16, "n_classes": 3, "class_names": ["a", "b", "c"], "dataset": "test"}
+INFO = {"channels": 3, "image_size": 16, "n_classes": 3, "class_names": ["a", "b", "c"], "dataset": "test",
+        "value_ranges": {"x": {"low": 0.0, "high": 1.0, "values": None}}}
 OBJECTIVES = ["minimax", "acgan", "wgan-gp", "wgan-div"]
 
 
@@ -145,8 +146,9 @@ def test_generator_moves_every_n_critic_th_step():
 
 
 def test_optimizer_defaults_follow_the_papers():
-    wgan = make(objective="wgan-gp").optimizers(TrainConfig())
-    assert wgan["generator"].defaults["betas"] == (0.0, 0.9) and wgan["discriminator"].defaults["lr"] == 1e-4
+    for objective in ("wgan-gp", "wgan-div"):  # WGAN-div: WGAN-GP's beta2 = 0.9 (see gan.DEFAULTS for why)
+        wgan = make(objective=objective).optimizers(TrainConfig())
+        assert wgan["generator"].defaults["betas"] == (0.0, 0.9) and wgan["discriminator"].defaults["lr"] == 1e-4
     dcgan = make(lr_g=1e-3).optimizers(TrainConfig())
     assert dcgan["discriminator"].defaults["betas"] == (0.5, 0.999) and dcgan["generator"].defaults["lr"] == 1e-3
 

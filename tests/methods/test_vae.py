@@ -14,7 +14,8 @@ from gensci.methods.vae import VAE, VAEConfig
 from gensci.ops.gaussian import gaussian_kl_logvar
 from gensci.testing import SimpleStepper
 
-INFO = {"channels": 3, "image_size": 16, "n_classes": 3, "class_names": ["a", "b", "c"], "dataset": "test"}
+INFO = {"channels": 3, "image_size": 16, "n_classes": 3, "class_names": ["a", "b", "c"], "dataset": "test",
+        "value_ranges": {"x": {"low": 0.0, "high": 1.0, "values": None}}}
 
 
 
@@ -60,7 +61,7 @@ def test_loss_is_recon_plus_beta_kl_with_the_analytic_kl(beta):
         mu, logvar = fresh.encode(x)
         torch.manual_seed(5)
         z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
-        recon = -Bernoulli(logits=fresh.decode_logits(z), validate_args=False).log_prob(x).flatten(1).sum(-1)
+        recon = -Bernoulli(logits=fresh.decode_raw(z), validate_args=False).log_prob(x).flatten(1).sum(-1)
         kl = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).sum(-1)
     assert rec.losses["main"] == pytest.approx(float((recon + beta * kl).mean()), rel=1e-5)
     assert logs["kl"] == pytest.approx(float(kl.mean()), rel=1e-5)

@@ -1,13 +1,14 @@
-"""Image metrics on inputs with known answers, and the cached, seeded reference network."""
+"""Image metrics on inputs with known answers, with a hand-made judge (no network to train)."""
+
+import math
 
 import numpy as np
 import pytest
 import torch
 from scipy.linalg import sqrtm
 
-from gensci.data.base import DataSplits, TensorDictDataset
 from gensci.metrics import images as M
-from gensci.nets.classifier import FeatureNet
+from gensci.spec import UNIT_INTERVAL, ValueRange
 
 
 def toy_images(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -22,80 +23,104 @@ def toy_images(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x.clamp(0, 1), y
 
 
+def hand_judge(accuracy=1.0, chance=1 / 3, n_test=60) -> M.Judge:
+    """Features: the 4x4 average-pooled grey image (48 numbers per image keep images apart);
+    class probabilities from the mean level and the horizontal roughness (the toy classes)."""
+
+    def embed(x):
+        t = torch.as_tensor(x)
+        feats = torch.nn.functional.avg_pool2d(t, 4).flatten(1).double()
+        level, rough = t.mean(dim=(1, 2, 3)), (t[..., 1:] - t[..., :-1]).abs().mean(dim=(1, 2, 3))
+        label = torch.where(rough > 0.2, 2, (level > 0.5).long())  # stripes are rough; noise dark or bright
+        probs = 0.1 / 3 + 0.9 * torch.nn.functional.one_hot(label, 3).double()
+        return feats.numpy(), probs.numpy()
+
+    return M.Judge(embed, accuracy, chance, n_test)
+
 
 @pytest.fixture(scope="module")
-def splits():
-    parts = [TensorDictDataset(dict(zip(("x", "label"), toy_images(n, s)))) for n, s in ((150, 0), (30, 1), (60, 2))]
-    return DataSplits(*parts, info={"n_classes": 3})
+def test_set():
+    return toy_images(60, 2)
 
 
-@pytest.fixture(scope="module")
-def net(splits, tmp_path_factory):
-    return M.reference_network(splits, "toy", seed=0, steps=25, width=4, cache_dir=tmp_path_factory.mktemp("c"))
+def test_the_hand_judge_knows_the_classes(test_set):
+    x, y = test_set
+    judge = hand_judge()
+    assert M.class_accuracy(judge, x, y) == 1.0
+    mix = M.class_mix(judge, x[y == 1])
+    assert len(mix) == 3 and mix[1] == 1 and sum(mix) == pytest.approx(1)
 
 
-def test_reference_network_is_trained_cached_and_seeded(splits, net, tmp_path):
-    assert net.test_accuracy > 0.9 and net.feature_dim == 48
-    again = M.reference_network(splits, "toy", seed=0, steps=25, width=4, cache_dir=tmp_path)
-    for a, b in zip(net.state_dict().values(), again.state_dict().values()):
-        assert torch.equal(a, b)  # reproducible from its seed
-    path = next((tmp_path / "refnets").glob("toy-*.safetensors"))
-    loaded = M.reference_network(splits, "toy", seed=0, steps=25, width=4, cache_dir=tmp_path)
-    assert loaded.test_accuracy == pytest.approx(again.test_accuracy)
-    x = splits.test.tensors["x"][:8]
-    assert np.allclose(M.features(loaded, x), M.features(again, x))
-    path.write_bytes(b"")  # an emptied file proves the next call reads it (and fails), not retrains
-    with pytest.raises(Exception):
-        M.reference_network(splits, "toy", seed=0, steps=25, width=4, cache_dir=tmp_path)
-    other = M.reference_network(splits, "toy", seed=1, steps=25, width=4, cache_dir=tmp_path)
-    assert not torch.equal(other.head.weight, again.head.weight)
-
-
-def test_class_accuracy_and_mix(splits, net):
-    x, y = splits.test.tensors["x"], splits.test.tensors["label"]
-    assert M.class_accuracy(net, x, y) > 0.9
-    mix = M.class_mix(net, x[y == 1])
-    assert len(mix) == 3 and mix[1] > 0.9 and sum(mix) == pytest.approx(1)
-
-
-def test_a_set_compared_with_itself(splits, net):
-    x = splits.test.tensors["x"]
-    m = M.image_metrics(x, x, net, labels=splits.test.tensors["label"])
+def test_a_set_compared_with_itself(test_set):
+    x, y = test_set
+    judge = hand_judge()
+    m = M.image_metrics(x, x, judge, labels=y, value_range=UNIT_INTERVAL)
     assert set(m) == {"fd_local", "kd_local", "precision", "recall", "density", "coverage", "duplicate_rate",
                       "pixel_hist_distance", "power_spectrum_distance", "c2st_auc", "mode_collapse", "n_samples",
-                      "class_mix", "class_mix_distance", "class_accuracy"}
-    y = splits.test.tensors["label"]
-    apart = M.image_metrics(x[y == 0], x[y == 1], net)  # two different classes, for scale
+                      "class_mix", "class_mix_real", "class_mix_distance", "class_accuracy", "dropped_classes",
+                      "reference_accuracy", "reference_chance"}
+    apart = M.image_metrics(x[y == 0], x[y == 1], judge)  # two different classes, for scale
     assert abs(m["fd_local"]) < 1e-6 and abs(m["kd_local"]) < 0.05 * apart["kd_local"]
     assert m["precision"] == m["recall"] == m["coverage"] == 1.0
     assert m["pixel_hist_distance"] == 0 and m["power_spectrum_distance"] == 0
     assert m["duplicate_rate"] < 0.05 and m["mode_collapse"] is False and m["n_samples"] == 60
-    assert m["class_mix_distance"] == 0
-    one_class = M.image_metrics(x[y == 1], x, net)  # the test split holds the three classes equally
+    assert m["class_mix_distance"] == 0 and m["dropped_classes"] == []
+    one_class = M.image_metrics(x[y == 1], x, judge)  # the test split holds the three classes equally
     assert one_class["class_mix_distance"] == pytest.approx(2 / 3, abs=0.05)
 
 
-def test_two_draws_of_the_same_distribution(splits, net):
+def test_two_draws_of_the_same_distribution():
     # c2st needs independent sets: an image present in both is "learned" as the other set in CV
-    x, y = toy_images(300, 5)
-    m = M.image_metrics(x[:150], x[150:], net)
+    x, _ = toy_images(300, 5)
+    m = M.image_metrics(x[:150], x[150:], hand_judge())
     assert abs(m["c2st_auc"] - 0.5) < 0.1 and m["duplicate_rate"] < 0.05 and m["coverage"] > 0.8
-    assert m["mode_collapse"] is False
+    assert m["mode_collapse"] is False and "no collapse" in M.collapse_reason(m)
 
 
-def test_a_collapsed_set_of_copies(splits, net):
-    real = splits.test.tensors["x"]
-    copies = real[torch.tensor([0, 1] * 30)]  # two images, 30 times each
-    m = M.image_metrics(copies, real, net)
-    assert m["duplicate_rate"] == 1.0 and m["coverage"] < 0.25 and m["recall"] < 0.1
-    assert m["mode_collapse"] is True and "duplicate rate" in M.collapse_reason(m["precision"], m["coverage"], 1.0)
+def test_a_collapsed_set_of_copies(test_set):
+    real, _ = test_set
+    copies = real[torch.tensor([0, 1, 2] * 20)]  # three images (one per class), 20 times each
+    m = M.image_metrics(copies, real, hand_judge())
+    assert m["duplicate_rate"] == 1.0 and m["coverage"] < 0.5 and m["recall"] < 0.1 and m["dropped_classes"] == []
+    assert m["mode_collapse"] is True and "duplicate rate" in M.collapse_reason(m)
 
 
-def test_collapse_rule():
-    assert M.mode_collapse(precision=0.96, coverage=0.96, duplicate_rate=0.01) is False
-    assert M.mode_collapse(precision=0.05, coverage=0.01, duplicate_rate=0.0) is False  # poor but diverse
-    assert M.mode_collapse(precision=0.98, coverage=0.33, duplicate_rate=0.1) is True  # one class of three
-    assert M.mode_collapse(precision=0.1, coverage=0.01, duplicate_rate=0.5) is True
+def test_a_dropped_class_is_flagged_without_duplicates():
+    real, y = toy_images(150, 3)
+    fresh, fy = toy_images(300, 4)
+    two_classes = fresh[fy != 1][:150]  # varied images of classes 0 and 2 only
+    m = M.image_metrics(two_classes, real, hand_judge())
+    assert m["duplicate_rate"] < 0.05 and m["dropped_classes"] == [1] and m["mode_collapse"] is True
+    assert "class 1 dropped" in M.collapse_reason(m)
+
+
+def test_dropped_class_rule():
+    real = [1 / 3, 1 / 3, 1 / 3]
+    assert M.dropped_classes([0.5, 0.45, 0.05], real, 300) == [2]  # 0.05 < (1/3) / 5
+    assert M.dropped_classes([0.5, 0.4, 0.1], real, 300) == []  # a fifth is 0.067: 0.1 is under-represented, not dropped
+    assert M.dropped_classes([0.5, 0.5, 0.0], real, 24) == []  # a faithful generator: 8 of 24 expected (< 10)
+    assert M.dropped_classes([0.5, 0.5, 0.0], real, 30) == [2]
+    assert M.dropped_classes([0.5, 0.5, 0.0], real, 300, precision=0.4) == []  # mostly unrealistic: classes not judged
+    assert M.dropped_classes([0.5, 0.5, 0.0], real, 300, precision=0.5) == [2]
+    assert M.mode_collapse(0.01, []) is False and M.mode_collapse(0.21, []) is True and M.mode_collapse(0.0, [2]) is True
+    reason = M.collapse_reason({"duplicate_rate": 0.0, "dropped_classes": [], "precision": 0.12})
+    assert "not judged" in reason and reason.startswith("no collapse")
+
+
+def test_feature_metrics_are_withheld_when_the_judge_is_at_chance(test_set):
+    x, y = test_set
+    m = M.image_metrics(x, x, hand_judge(accuracy=0.28, chance=0.25, n_test=200), labels=y)
+    assert "fd_local" not in m and "mode_collapse" not in m and "class_accuracy" not in m
+    assert "not clearly above chance" in m["feature_metrics_withheld"] and m["reference_accuracy"] == 0.28
+    assert m["pixel_hist_distance"] == 0 and m["power_spectrum_distance"] == 0  # pixel metrics need no network
+    assert M.collapse_reason(m).startswith("not measured")
+
+
+def test_withheld_rule():
+    assert M.withheld_reason(0.775, 0.25, 200) is None  # skill 0.7
+    assert "skill 0.47" in M.withheld_reason(0.60, 0.25, 200)  # above chance, but not clearly
+    assert M.withheld_reason(0.8, 0.5, 10) is not None  # skill 0.6, but 8 of 10 could be luck (p = 0.055)
+    assert M.withheld_reason(math.nan, math.nan, 0).startswith("the reference network has no held-out accuracy")
 
 
 def test_frechet_distance_closed_forms():
@@ -131,27 +156,33 @@ def test_power_spectrum_of_a_sine():
     # amplitude x2 -> power x4 at every k: mean |log10 ratio| = log10 4
     noise = np.random.default_rng(0).uniform(-1, 1, (4, 1, 32, 32))
     assert M.power_spectrum_distance(0.5 + 0.2 * noise, 0.5 + 0.1 * noise) == pytest.approx(np.log10(4), abs=1e-9)
+    # any real values: a field of amplitude 30 around -7 has the same spectrum shape, 30^2 times the power
+    assert M.power_spectrum_distance(-7 + 30 * noise, noise) == pytest.approx(np.log10(900), abs=1e-9)
 
 
-def test_pixel_hist_distance_of_constant_images():
+def test_pixel_hist_distance_in_the_datas_units():
     a, b = np.full((4, 3, 8, 8), 0.2), np.full((4, 3, 8, 8), 0.7)
-    assert M.pixel_hist_distance(a, b) == pytest.approx(0.5, abs=1 / 256)
+    assert M.pixel_hist_distance(a, b, value_range=UNIT_INTERVAL) == pytest.approx(0.5, abs=1 / 256)
+    # unbounded: the joint range of both sets, nothing clipped (the old [0, 1] clip made this 0)
+    assert M.pixel_hist_distance(a * 10 + 3, b * 10 + 3) == pytest.approx(5.0, rel=0.01)
+    assert M.pixel_hist_distance(-a - 5, -b - 5, value_range=ValueRange()) == pytest.approx(0.5, rel=0.01)
+    spins = ValueRange(-1.0, 1.0, values=(-1.0, 1.0))
+    up, down = np.ones((2, 1, 8, 8)), -np.ones((2, 1, 8, 8))
+    assert M.pixel_span(spins, up) == (-1, 1) and M.pixel_hist_distance(up, down, value_range=spins) == pytest.approx(2, rel=0.01)
 
 
-def test_c2st_and_anomaly_auroc():
+def test_c2st():
     rng = np.random.default_rng(2)
-    far = M.c2st_auc(rng.normal(size=(100, 5)), rng.normal(3, 1, size=(100, 5)))
-    assert far > 0.99
-    assert M.anomaly_auroc([0.1, 0.2, 0.9, 0.8], [0, 0, 1, 1]) == 1.0
-    assert M.anomaly_auroc([0.9, 0.8, 0.1, 0.2], [0, 0, 1, 1]) == 0.0
+    assert M.c2st_auc(rng.normal(size=(100, 5)), rng.normal(3, 1, size=(100, 5))) > 0.99
+    assert abs(M.c2st_auc(rng.normal(size=(200, 5)), rng.normal(size=(200, 5))) - 0.5) < 0.1
 
 
-def test_bad_input_is_an_error():
+def test_bad_input_is_an_error_and_nothing_is_clipped():
     with pytest.raises(ValueError, match="NaN"):
         M.as_images(np.full((2, 3, 8, 8), np.nan))
+    with pytest.raises(ValueError, match="NaN/inf"):
+        M.as_images(np.full((2, 3, 8, 8), np.inf))
     with pytest.raises(ValueError, match=r"\[N, C, H, W\]"):
         M.as_images(np.zeros((3, 8, 8)))
-    with pytest.warns(UserWarning, match="clipped"):
-        assert M.as_images(np.full((1, 1, 4, 4), 1.5)).max() == 1
-    with pytest.raises(ValueError, match="channels"):
-        FeatureNet(3, 2, 4).features(torch.zeros(1, 1, 16, 16))
+    x = np.linspace(-3, 5, 64).reshape(1, 1, 8, 8)
+    assert np.array_equal(M.as_images(x), x.astype(np.float32))

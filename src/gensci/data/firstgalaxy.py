@@ -110,6 +110,7 @@ class FirstGalaxyData:
             "image_size": config.image_size,
             "n_classes": len(CLASS_NAMES),
             "class_names": list(CLASS_NAMES),
+            "orientation_free": True,  # sky images: a flipped or turned galaxy keeps its class
             "dataset": "first",
         }
         return image_splits(arrays, info, config.held_out_classes)

@@ -170,6 +170,7 @@ class GalaxyData:
             "image_size": config.image_size,
             "n_classes": len(CLASS_NAMES),
             "class_names": list(CLASS_NAMES),
+            "orientation_free": True,  # sky images: a flipped or turned galaxy keeps its class
             "dataset": "galaxies",
         }
         return image_splits(arrays, info, config.held_out_classes)

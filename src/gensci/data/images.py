@@ -57,7 +57,7 @@ class ImageDataConfig(DataConfig):
         return v
 
 
-IMAGE_INFO = frozenset({"channels", "image_size", "n_classes", "class_names", "dataset", "pixel_mean"})
+IMAGE_INFO = frozenset({"channels", "image_size", "n_classes", "class_names", "dataset", "pixel_mean", "orientation_free"})
 
 
 def image_spec(channels: int, image_size: int) -> DataSpec:
@@ -91,7 +91,11 @@ def load_cached(path: Path, make, cache: bool = True) -> dict[str, np.ndarray]:
 def image_splits(arrays: dict[str, np.ndarray], info: dict, held_out_classes=()) -> DataSplits:
     """uint8 (/255) or float arrays {split}_x [N, C, S, S], {split}_y [N] -> DataSplits of
     {"x": float32 [C, S, S] in [0, 1], "label": int64}; held-out classes leave train and valid.
-    info gains "pixel_mean" (per channel, training split), which generators start from."""
+    info gains "pixel_mean" (per channel, training split), which generators start from. info must say
+    whether "orientation_free" holds (flips and quarter turns preserve the class: true for sky images),
+    which the reference classifier uses to augment its training images."""
+    if "orientation_free" not in info:
+        raise ValueError("image info must say whether flips/rotations preserve the class (orientation_free)")
     held = sorted(set(held_out_classes))
     bad = [k for k in held if not 0 <= k < info["n_classes"]]
     if bad or len(held) >= info["n_classes"]:
@@ -118,6 +122,8 @@ class ImageFolderDataConfig(ImageDataConfig):
     channels: Literal[1, 3] = Field(3, description="1 = grey, 3 = RGB")
     valid_fraction: float = Field(0.1, ge=0, lt=1)
     test_fraction: float = Field(0.1, ge=0, lt=1)
+    orientation_free: bool = Field(False, description="flips and quarter turns keep an image's class (e.g. sky "
+                                                         "images); the reference classifier then augments with them")
 
 
 def _suffix(path: Path) -> str:
@@ -236,5 +242,6 @@ class ImageFolderData:
             "path": str(root),
             "n_skipped": len(skipped),
             "skipped_files": skipped,
+            "orientation_free": config.orientation_free,
         }
         return image_splits(arrays, info, config.held_out_classes)

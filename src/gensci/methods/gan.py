@@ -11,8 +11,12 @@ Objectives (`GANConfig.objective`), with D's score s = D(x) [B]:
   x_hat = eps x_real + (1 - eps) x_fake; L_G = -E[s_fake].
 - "wgan-div": Wasserstein divergence (Wu et al. 2018, Eq. 9 / Algorithm 1): the same critic terms
   plus k * E[||grad D(x_hat)||^p] with no Lipschitz target; k = 2, p = 6 as recommended there.
-  Both penalties take the input gradient w.r.t. the images scaled to [-1, 1], as those papers'
-  images were (see `GAN.penalty`); images are in [0, 1] everywhere else.
+  Both penalties take the input gradient w.r.t. the images on the [-1, 1] scale of those papers
+  when the data's range is bounded (see `GAN.penalty`); images are in the data's range elsewhere.
+
+Images follow the data set's declared value range (info["value_ranges"]["x"], gensci.ops.ranges):
+the generator's output goes through a sigmoid onto [low, high] (images in [0, 1]), tanh onto ±1
+(two-valued data) or nothing (unbounded fields).
 
 The critic loop: each call of `train_step` makes ONE discriminator update on its batch, and every
 `n_critic`-th call (step % n_critic == n_critic - 1) also one generator update. So with n_critic = 5
@@ -39,6 +43,7 @@ from gensci.errors import UserError
 from gensci.methods.base import Method, adamw
 from gensci.nets.conv2d import DCGANDiscriminator, DCGANGenerator, dcgan_init
 from gensci.ops.random import sample_normal
+from gensci.ops.ranges import ValueMap
 from gensci.spec import Requirements, TensorSpec
 
 Objective = Literal["minimax", "acgan", "wgan-gp", "wgan-div"]
@@ -51,9 +56,15 @@ DEFAULTS: dict[str, tuple[float, float, tuple[float, float]]] = {
     "acgan": (2e-4, 2e-4, (0.5, 0.999)),
     # WGAN-GP: alpha = 1e-4, beta1 = 0, beta2 = 0.9 (Gulrajani et al. 2017, Algorithm 1).
     "wgan-gp": (1e-4, 1e-4, (0.0, 0.9)),
-    # WGAN-div: lr 2e-4, betas (0.5, 0.999) as in the PyTorch-GAN reference implementation
-    # (eriklindernoren/PyTorch-GAN, implementations/wgan_div/wgan_div.py, commit 2281f6d).
-    "wgan-div": (2e-4, 2e-4, (0.5, 0.999)),
+    # WGAN-div: WGAN-GP's optimiser, not the (2e-4, (0.5, 0.999)) of the PyTorch-GAN reference
+    # (eriklindernoren/PyTorch-GAN, implementations/wgan_div/wgan_div.py, commit 2281f6d), with which our
+    # critic never learned (galaxy-wgan-div: E[D(real)] - E[D(fake)] < 0 throughout, one image for every z).
+    # Measured cause: at initialisation the layer-normed critic's input gradients have norm ~3 on the [-1, 1]
+    # scale, so k ||grad||^6 ~ 1,500 and the critic's gradient norm ~6,000; Adam's second moment with
+    # beta2 = 0.999 remembers that for ~1,000 steps and shrinks every later critic update, while the
+    # generator climbs the frozen critic. beta2 = 0.9 forgets it in ~10 steps: with (2e-4, (0.5, 0.9)) or
+    # (1e-4, (0, 0.9)) the estimate turns positive after ~100 steps (benchmarks/wgan_div.md).
+    "wgan-div": (1e-4, 1e-4, (0.0, 0.9)),
 }
 
 
@@ -143,7 +154,7 @@ def wgan_div_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
 class GAN(Method):
     """One GAN method; `objective` picks minimax / AC-GAN / WGAN-GP / WGAN-div (module docstring).
 
-    Shapes: images x [B, C, H, W] in [0, 1]; z [B, latent_dim]; labels [B] int64.
+    Shapes: images x [B, C, H, W] in the declared range; z [B, latent_dim]; labels [B] int64.
     """
 
     Config = GANConfig
@@ -177,8 +188,9 @@ class GAN(Method):
         )
         self.generator.apply(dcgan_init)
         self.discriminator.apply(dcgan_init)
-        if info.get("pixel_mean") is not None:
-            self.generator.start_at_mean(info["pixel_mean"])
+        self.value_map = ValueMap.from_info(info, "x")
+        if info.get("pixel_mean") is not None:  # start at the data's mean level (DCGANGenerator.set_output_bias)
+            self.generator.set_output_bias(self.value_map.raw(torch.as_tensor(info["pixel_mean"])))
         if self.n_classes:  # this instance also samples by class
             self.capabilities = frozenset({"sample", "conditional"})
 
@@ -190,19 +202,25 @@ class GAN(Method):
             "discriminator": adamw(self.discriminator.parameters(), train, self.config.lr_d or lr_d, betas),
         }
 
+    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """G(z, c) in the data's value range: z [B, L] -> x [B, C, H, W]."""
+        return self.value_map.values(self.generator(z, labels))
+
     def _critic(self, labels: Tensor | None) -> Callable[[Tensor], Tensor]:
-        """D as a function of images in [-1, 1]: the scale on which the penalties are measured (`penalty`)."""
-        return lambda signed: self.discriminator((signed + 1) / 2, labels)[0]
+        """D as a function of images on the penalties' [-1, 1] scale (`penalty`)."""
+        return lambda signed: self.discriminator(self.value_map.from_signed(signed), labels)[0]
 
     def penalty(self, real: Tensor, fake: Tensor, labels: Tensor | None) -> Tensor:
-        """The Wasserstein objective's penalty, with input gradients taken w.r.t. the images scaled to [-1, 1].
+        """The Wasserstein objective's penalty, with input gradients taken w.r.t. the images on the
+        [-1, 1] scale when the data's range is bounded.
 
         Gulrajani et al. (2017) and Wu et al. (2018) (and the PyTorch-GAN code) train on images in
-        [-1, 1]; their constants (GP target norm 1; div k = 2, p = 6) are tuned on that scale. Our
-        images are in [0, 1], where the same critic has twice the input gradient (||grad||^6: 64-fold).
-        Measuring on [-1, 1] keeps the published constants meaning what they meant there."""
+        [-1, 1]; their constants (GP target norm 1; div k = 2, p = 6) are tuned on that scale. On
+        images in [0, 1] the same critic has twice the input gradient (||grad||^6: 64-fold), so a
+        bounded range [low, high] is rescaled linearly to [-1, 1] first (±1 spins: unchanged). An
+        unbounded field has no known scale and is taken as it is."""
         cfg, critic = self.config, self._critic(labels)
-        real, fake = 2 * real - 1, 2 * fake - 1
+        real, fake = self.value_map.signed(real), self.value_map.signed(fake)
         if cfg.objective == "wgan-gp":
             return gradient_penalty(critic, real, fake, cfg.gp_lambda)
         return wgan_div_penalty(critic, real, fake, cfg.div_k, cfg.div_p, cfg.div_points)
@@ -212,7 +230,7 @@ class GAN(Method):
         real = batch["x"]
         labels = batch["label"] if self.n_classes else None
         z = torch.randn(len(real), cfg.latent_dim, device=real.device)
-        fake = self.generator(z, labels)
+        fake = self.generate(z, labels)
         d_labels = None if cfg.objective == "acgan" else labels
         real_score, real_logits = self.discriminator(real, d_labels)
         fake_score, fake_logits = self.discriminator(fake.detach(), d_labels)
@@ -258,7 +276,7 @@ class GAN(Method):
         if not self.n_classes:
             if condition is not None:
                 raise UserError("this GAN is unconditional; train with conditional: true (or acgan) to sample by class")
-            return {"x": self.generator(z)}
+            return {"x": self.generate(z)}
         if condition is None:
             gen_device = generator.device if generator is not None else self.device
             labels = torch.randint(self.n_classes, (n,), generator=generator, device=gen_device)
@@ -268,4 +286,4 @@ class GAN(Method):
         labels = labels.to(self.device)
         if len(labels) != n or labels.min() < 0 or labels.max() >= self.n_classes:
             raise UserError(f"condition must be {n} labels in [0, {self.n_classes}); got {labels.tolist()[:10]}")
-        return {"x": self.generator(z, labels), "label": labels}
+        return {"x": self.generate(z, labels), "label": labels}

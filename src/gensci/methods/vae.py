@@ -1,7 +1,8 @@
 """Gaussian variational autoencoder (Kingma & Welling 2014) with the beta weight of Higgins et al. (2017).
 
-For an image x [B, C, H, W] in [0, 1], the encoder gives q(z|x) = N(mu, diag(exp(logvar))) with
-z [B, L]; the decoder gives pixel logits. The evidence lower bound per image (Kingma & Welling 2014,
+For an image x [B, C, H, W] (values in the data set's declared range), the encoder gives
+q(z|x) = N(mu, diag(exp(logvar))) with z [B, L]; the decoder gives an unconstrained map that
+gensci.ops.ranges.ValueMap sends into the declared range. The evidence lower bound per image (Kingma & Welling 2014,
 Eq. 10, with the KL term in closed form, their Appendix B) is
 
     ELBO(x) = E_q[log p(x|z)] - KL(q(z|x) || N(0, I)),
@@ -9,11 +10,15 @@ Eq. 10, with the KL term in closed form, their Appendix B) is
 estimated with one reparameterised sample z = mu + exp(logvar / 2) * eps. Training minimises
 -E_q[log p(x|z)] + beta * KL (beta = 1: the ELBO; beta > 1: a beta-VAE).
 
-Reconstruction likelihoods (`recon`):
-- "bernoulli": log p(x|z) = -BCE(logits, x) summed over pixels (the usual choice for images in
-  [0, 1]; not normalised for non-binary x, so it is a score rather than a density);
-- "mse": a Gaussian N(sigmoid(logits), sigma^2) per pixel, i.e. -||x - x_hat||^2 / (2 sigma^2)
-  minus the normalising constant, so the ELBO is a bound on a true density in nats.
+Reconstruction likelihoods (`recon`), "auto" picking the one that suits the declared range:
+- "bernoulli" (auto for bounded and two-valued ranges): log p(x|z) = -BCE(logits, u) summed over
+  pixels, u = (x - low) / (high - low) the value rescaled to [0, 1] (images in [0, 1]: u = x). Exact
+  for two-valued data (Ising spins ±1: logits = 2 raw, mean = tanh raw); for grey levels in between
+  it is not normalised, so a score rather than a density;
+- "mse" (auto for unbounded and one-sided ranges): a Gaussian N(mean, sigma^2) per pixel around the
+  decoder mean (in the data's units), -||x - mean||^2 / (2 sigma^2) minus the normalising constant,
+  so the ELBO is a bound on a true density in nats.
+Samples and reconstructions are the decoder means.
 """
 
 from __future__ import annotations
@@ -27,11 +32,12 @@ from pydantic import Field
 from torch import Tensor
 
 from gensci.config import MethodConfig
-from gensci.errors import UserError
+from gensci.errors import ConfigError, UserError
 from gensci.methods.base import Method
 from gensci.nets.conv2d import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 from gensci.ops.gaussian import gaussian_kl_logvar
 from gensci.ops.random import sample_normal
+from gensci.ops.ranges import ValueMap
 from gensci.spec import Requirements, TensorSpec
 
 
@@ -40,8 +46,9 @@ class VAEConfig(MethodConfig):
     net: Literal["conv", "fc"] = Field("conv", description="DCGAN-style conv nets, or the blog's 500-unit MLPs")
     latent_dim: int = Field(32, ge=1, description="L; the blog's fully connected VAE uses 50")
     beta: float = Field(1.0, gt=0, description="KL weight (1: plain VAE, >1: beta-VAE)")
-    recon: Literal["bernoulli", "mse"] = "bernoulli"
-    sigma: float = Field(0.1, gt=0, description="decoder pixel std for recon='mse'")
+    recon: Literal["auto", "bernoulli", "mse"] = Field(
+        "auto", description="auto: bernoulli for bounded/two-valued data, mse (Gaussian) for unbounded")
+    sigma: float = Field(0.1, gt=0, description="decoder pixel std for recon='mse', in the data's units")
     width: int = Field(32, ge=1, description="conv: channels of the first stage (doubling per stage)")
     hidden: int = Field(500, ge=1, description="fc: hidden units (500 in the blog)")
     norm: Literal["batch", "layer", "none"] = "batch"
@@ -50,7 +57,7 @@ class VAEConfig(MethodConfig):
 class VAE(Method):
     """Gaussian (beta-)VAE on images; see the module docstring for the objective.
 
-    Shapes: x [B, C, H, W] in [0, 1]; z, mu, logvar [B, L].
+    Shapes: x [B, C, H, W] in the range info["value_ranges"]["x"] declares; z, mu, logvar [B, L].
     """
 
     Config = VAEConfig
@@ -72,6 +79,11 @@ class VAE(Method):
         super().__init__(config, info)
         self.shape = (int(info["channels"]), int(info["image_size"]), int(info["image_size"]))
         c, s, _ = self.shape
+        self.value_map = ValueMap.from_info(info, "x")
+        self.likelihood = config.recon if config.recon != "auto" else ("bernoulli" if self.value_map.bounded else "mse")
+        if self.likelihood == "bernoulli" and not self.value_map.bounded:
+            raise ConfigError(f"method.recon=bernoulli needs bounded values; this data set's x is {self.value_map.kind} "
+                              "(use method.recon=mse or auto)")
         if config.net == "conv":
             self.encoder = ConvEncoder(c, s, 2 * config.latent_dim, config.width, config.norm)
             self.decoder = ConvDecoder(config.latent_dim, c, s, config.width, config.norm)
@@ -85,23 +97,25 @@ class VAE(Method):
         mu, logvar = self.encoder(x).chunk(2, dim=-1)
         return mu, logvar
 
-    def decode_logits(self, z: Tensor) -> Tensor:
+    def decode_raw(self, z: Tensor) -> Tensor:
+        """z [B, L] -> the decoder's unconstrained output [B, C, H, W]."""
         return self.decoder(z)
 
     def decode(self, z: Tensor) -> Tensor:
-        """z [B, L] -> the decoder's mean image [B, C, H, W] in [0, 1]."""
-        return torch.sigmoid(self.decoder(z))
+        """z [B, L] -> the decoder's mean image [B, C, H, W], in the data's range."""
+        return self.value_map.values(self.decoder(z))
 
     def reconstruct(self, x: Tensor) -> Tensor:
         """Decode the posterior mean: x [B, C, H, W] -> [B, C, H, W]."""
         return self.decode(self.encode(x)[0])
 
-    def recon_nll(self, logits: Tensor, x: Tensor) -> Tensor:
-        """-log p(x|z) per image [B] (nats)."""
-        if self.config.recon == "bernoulli":
-            return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(-1)
+    def recon_nll(self, raw: Tensor, x: Tensor) -> Tensor:
+        """-log p(x|z) per image [B] (nats), from the decoder's raw output [B, C, H, W]."""
+        vm = self.value_map
+        if self.likelihood == "bernoulli":
+            return F.binary_cross_entropy_with_logits(vm.unit_logits(raw), vm.unit(x), reduction="none").flatten(1).sum(-1)
         sigma = self.config.sigma
-        sq = (torch.sigmoid(logits) - x).pow(2).flatten(1).sum(-1)
+        sq = (vm.values(raw) - x).pow(2).flatten(1).sum(-1)
         return sq / (2 * sigma**2) + x[0].numel() * math.log(sigma * math.sqrt(2 * math.pi))
 
     def terms(self, x: Tensor, eps: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -111,7 +125,7 @@ class VAE(Method):
             eps = torch.randn_like(mu)
         z = mu + (0.5 * logvar).exp() * eps
         kl = gaussian_kl_logvar(mu, logvar).sum(-1)
-        return self.recon_nll(self.decode_logits(z), x), kl
+        return self.recon_nll(self.decode_raw(z), x), kl
 
     # -- training ----------------------------------------------------------------------------
     def train_step(self, batch: dict[str, Tensor], step: int, opt) -> dict[str, float]:
@@ -150,7 +164,7 @@ class VAE(Method):
 
     @torch.no_grad()
     def sample_batch(self, n: int, condition, generator: torch.Generator | None, options) -> dict[str, Tensor]:
-        """Decode z ~ N(0, I): {"x": [n, C, H, W]} (decoder means, in [0, 1])."""
+        """Decode z ~ N(0, I): {"x": [n, C, H, W]} (decoder means, in the data's range)."""
         if condition is not None:
             raise UserError("the VAE is unconditional; sample it without a class")
         z = sample_normal((n, self.config.latent_dim), generator, self.device)

@@ -1,9 +1,12 @@
-"""Measurements of generated images against real ones, in a feature space gensci trains itself.
+"""Measurements of generated images against real ones: pixel statistics on any real values, and
+statistics in the feature space of a reference classifier trained on the real images (a `Judge`).
 
-Images are arrays or tensors [N, C, H, W] in [0, 1]. NaN/inf raise; values outside [0, 1] are
-clipped with a warning. The feature space is a small CNN classifier trained on the real training
-images (`reference_network`, gensci.nets.classifier.FeatureNet; no downloaded Inception network), so
-numbers are comparable only between runs on the same data set and the same reference seed.
+Images are arrays or tensors [N, C, H, W] of real values in whatever range the data set declares
+(images in [0, 1], unbounded fields, ±1 spins); they are never clipped, and NaN/inf raise. The
+feature space is a small CNN trained on the real training images (gensci.workflows.reference_net;
+no downloaded Inception network), so feature numbers are comparable only between runs on the same
+data set and the same reference seed, and they are withheld (`withheld_reason`) when that network
+is not clearly better than chance on held-out images.
 
 - frechet_distance: FID's formula (Heusel et al. 2017, eq. 6) on the local features, ||mu1 - mu2||^2 +
   tr(S1 + S2 - 2 (S1 S2)^(1/2)). Biased at small N; prefer kernel_distance there.
@@ -14,35 +17,37 @@ numbers are comparable only between runs on the same data set and the same refer
 - pixel_hist_distance, power_spectrum_distance: pixel statistics, no network.
 - c2st_auc: classifier two-sample test (Lopez-Paz & Oquab 2017): cross-validated AUC of a logistic
   regression telling real from generated features; 0.5 means indistinguishable, 1.0 fully separable.
-- class_mix_distance: total variation between the classes the reference network sees in the samples
-  and in the real images (0: same mix; 2/3: one class of three balanced ones). Evidence of dropped
-  modes that a scientist can read off directly; not part of the flag (a poor sample set is
-  classified arbitrarily).
-- mode_collapse: duplicate_rate > 0.2, or coverage < 0.5 x precision when precision >= 0.3 (see there).
+- class_mix, class_mix_distance: the classes the reference network sees in the samples, and the total
+  variation from its view of the real images (0: same mix; 2/3: one class of three balanced ones).
+- mode_collapse: diversity only: near-duplicates or a dropped class (see `mode_collapse`). Fidelity
+  (precision, fd_local, kd_local, c2st_auc) is reported beside it, not folded into it.
+Anomaly scores of images (AUROC, PNG complexity) are in gensci.metrics.anomaly.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import os
-import re
-import warnings
-from pathlib import Path
+import math
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
-import torch
 from scipy.spatial.distance import cdist
 
-from gensci.data.base import default_cache_dir
-from gensci.nets.classifier import FeatureNet
+from gensci.spec import ValueRange
 
-REF_NET_VERSION = 1  # part of the cache file name: bump when FeatureNet or its training changes
-MAX_DUPLICATES, MIN_PRECISION, MIN_COVERAGE_RATIO = 0.2, 0.3, 0.5  # the mode-collapse rule (see mode_collapse)
+MAX_DUPLICATES = 0.2  # mode collapse: more near-duplicates than this (real data: ~0.01)
+DROP_FACTOR = 5  # mode collapse: a real class generated at under 1/DROP_FACTOR of its real rate ...
+MIN_EXPECTED = 10  # ... judged only when a faithful generator would put >= MIN_EXPECTED samples in it
+MIN_CLASSIFIABLE = 0.5  # ... and when at least this share of the samples lies in the real feature manifold
+MIN_SKILL = 0.5  # the reference net's (accuracy - chance) / (1 - chance) needed to trust its features
+FEATURE_KEYS = ("fd_local", "kd_local", "precision", "recall", "density", "coverage", "duplicate_rate", "c2st_auc",
+                "class_mix", "class_mix_real", "class_mix_distance", "class_accuracy", "dropped_classes", "mode_collapse")
 
 
 def as_images(x, name: str = "images") -> np.ndarray:
-    """Validate [N, C, H, W] images: float32 numpy, NaN/inf raise, clipped to [0, 1] with a warning."""
+    """Validate [N, C, H, W] images: float32 numpy of any real values; NaN/inf raise (nothing is clipped)."""
     if hasattr(x, "detach"):
         x = x.detach().cpu().float().numpy()
     x = np.asarray(x, dtype=np.float32)
@@ -50,33 +55,48 @@ def as_images(x, name: str = "images") -> np.ndarray:
         raise ValueError(f"{name}: expected images [N, C, H, W], got shape {x.shape}")
     if not np.isfinite(x).all():
         raise ValueError(f"{name}: {int((~np.isfinite(x)).sum())} NaN/inf pixel values")
-    outside = (x < -1e-3) | (x > 1 + 1e-3)
-    if outside.any():
-        warnings.warn(f"{name}: {outside.mean():.2%} of pixel values outside [0, 1], clipped", stacklevel=2)
-    return np.clip(x, 0, 1)
+    return x
 
 
-@torch.no_grad()
-def _net_outputs(net: FeatureNet, images, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    x = as_images(images)
-    net.eval()
-    device = next(net.parameters()).device
-    feats, probs = [], []
-    for start in range(0, len(x), batch_size):
-        xb = torch.from_numpy(x[start : start + batch_size]).to(device)
-        feats.append(net.features(xb).double().cpu())
-        probs.append(torch.softmax(net(xb).double(), dim=1).cpu())
-    return torch.cat(feats).numpy(), torch.cat(probs).numpy()
+# --- the feature space ------------------------------------------------------------------------
 
 
-def features(net: FeatureNet, images, batch_size: int = 256) -> np.ndarray:
-    """Reference-network features [N, D] (float64)."""
-    return _net_outputs(net, images, batch_size)[0]
+@dataclass(frozen=True)
+class Judge:
+    """The feature space of the image metrics: a classifier trained on the real images.
+
+    embed: images [N, C, H, W] float32 -> (features [N, D], class probabilities [N, K]);
+    accuracy: its accuracy on `n_test` held-out real images (nan if it could not be trained);
+    chance: the share of the most frequent class among those images (what always guessing it scores).
+    """
+
+    embed: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+    accuracy: float
+    chance: float
+    n_test: int
+
+    def withheld_reason(self) -> str | None:
+        return withheld_reason(self.accuracy, self.chance, self.n_test)
 
 
-def class_probabilities(net: FeatureNet, images, batch_size: int = 256) -> np.ndarray:
-    """Reference-classifier class probabilities [N, K]."""
-    return _net_outputs(net, images, batch_size)[1]
+def withheld_reason(accuracy: float, chance: float, n_test: int) -> str | None:
+    """Why feature-space metrics cannot be trusted, or None when they can.
+
+    The rule: the reference network must be clearly above chance on held-out images, i.e. its skill
+    (accuracy - chance) / (1 - chance) is at least MIN_SKILL = 0.5 (half-way from guessing the most
+    frequent class to perfect) and a one-sided binomial test rejects "no better than chance" at 5 %.
+    A network that has not learned the data embeds every image alike, so distances in its features
+    say nothing about the images."""
+    if not n_test or not math.isfinite(accuracy):
+        return "the reference network has no held-out accuracy (fewer than two classes, or no test images)"
+    from scipy.stats import binomtest
+
+    skill = (accuracy - chance) / (1 - chance) if chance < 1 else 0.0
+    p = binomtest(round(accuracy * n_test), n_test, chance, alternative="greater").pvalue
+    if skill < MIN_SKILL or p >= 0.05:
+        return (f"reference network accuracy {accuracy:.3f} on {n_test} held-out images is not clearly above "
+                f"chance {chance:.3f} (skill {skill:.2f} < {MIN_SKILL} or binomial p {p:.2g} >= 0.05)")
+    return None
 
 
 def _accuracy(probs: np.ndarray, labels) -> float:
@@ -87,14 +107,19 @@ def _mix(probs: np.ndarray) -> np.ndarray:
     return np.bincount(probs.argmax(1), minlength=probs.shape[1]) / len(probs)
 
 
-def class_accuracy(net: FeatureNet, samples, labels) -> float:
+def features(judge: Judge, images) -> np.ndarray:
+    """Reference-network features [N, D]."""
+    return judge.embed(as_images(images))[0]
+
+
+def class_accuracy(judge: Judge, samples, labels) -> float:
     """Fraction of class-conditional samples G(z, c) that the reference classifier assigns to c."""
-    return _accuracy(class_probabilities(net, samples), labels)
+    return _accuracy(judge.embed(as_images(samples))[1], labels)
 
 
-def class_mix(net: FeatureNet, samples) -> list[float]:
+def class_mix(judge: Judge, samples) -> list[float]:
     """Fraction of samples the reference classifier assigns to each class (length K)."""
-    return _mix(class_probabilities(net, samples)).tolist()
+    return _mix(judge.embed(as_images(samples))[1]).tolist()
 
 
 def frechet_distance_gaussians(mu1, cov1, mu2, cov2) -> float:
@@ -157,19 +182,36 @@ def duplicate_rate(sample_features, real_features, percentile: float = 1.0, seed
     return float((_nn_distance(s) <= threshold).mean())
 
 
-def pixel_histogram(images, bins: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Bin edges [bins + 1] over [0, 1] and the fraction of pixel values (all channels) per bin."""
-    h, edges = np.histogram(as_images(images), bins=bins, range=(0, 1))
+def pixel_span(value_range: ValueRange | None, *image_sets) -> tuple[float, float]:
+    """The interval pixel histograms cover: the declared [low, high] when the range is bounded,
+    else the joint min and max of the given image sets (widened by 0.5 if they are all one value)."""
+    if value_range is not None and value_range.values:
+        return float(min(value_range.values)), float(max(value_range.values))
+    if value_range is not None and value_range.bounded:
+        return value_range.span()
+    lo = min(float(as_images(x).min()) for x in image_sets)
+    hi = max(float(as_images(x).max()) for x in image_sets)
+    return (lo - 0.5, hi + 0.5) if hi == lo else (lo, hi)
+
+
+def pixel_histogram(images, bins: int = 256, span: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Bin edges [bins + 1] over `span` (default: the images' own min and max) and the fraction of
+    pixel values (all channels) per bin."""
+    x = as_images(images)
+    h, edges = np.histogram(x, bins=bins, range=span or pixel_span(None, x))
     return edges, h / max(h.sum(), 1)
 
 
-def pixel_hist_distance(samples, reference, bins: int = 256) -> float:
-    """Wasserstein-1 distance between the pixel-intensity distributions, per channel, averaged:
-    sum_b |CDF_s(b) - CDF_r(b)| / bins (in intensity units: 0 same, at most 1)."""
+def pixel_hist_distance(samples, reference, bins: int = 256, value_range: ValueRange | None = None) -> float:
+    """Wasserstein-1 distance between the pixel-value distributions, per channel, averaged:
+    sum_b |CDF_s(b) - CDF_r(b)| x bin width, over `pixel_span` (the declared range, or the joint range
+    of both sets when it is unbounded). In the data's units: 0.5 for constant images 0.2 vs 0.7."""
     s, r = as_images(samples, "samples"), as_images(reference, "reference")
-    w = [np.abs(np.cumsum(pixel_histogram(s[:, c : c + 1], bins)[1]) - np.cumsum(pixel_histogram(r[:, c : c + 1], bins)[1])).sum()
-         for c in range(r.shape[1])]
-    return float(np.mean(w) / bins)
+    span = pixel_span(value_range, s, r)
+    width = (span[1] - span[0]) / bins
+    w = [np.abs(np.cumsum(pixel_histogram(s[:, c : c + 1], bins, span)[1])
+                - np.cumsum(pixel_histogram(r[:, c : c + 1], bins, span)[1])).sum() * width for c in range(r.shape[1])]
+    return float(np.mean(w))
 
 
 def radial_power_spectrum(images) -> tuple[np.ndarray, np.ndarray]:
@@ -217,140 +259,94 @@ def c2st_auc(real_features, fake_features, folds: int = 5, seed: int = 0) -> flo
     return float(roc_auc_score(y, p))
 
 
-def mode_collapse(precision: float, coverage: float, duplicate_rate: float) -> bool:
-    """Collapse flag: duplicate_rate > 0.2, or precision >= 0.3 with coverage < 0.5 * precision.
+def dropped_classes(sample_mix, real_mix, n_samples: int, precision: float = 1.0) -> list[int]:
+    """Classes the samples drop: real class k (share r_k of the real images, as the reference network
+    sees them) generated at a share under r_k / DROP_FACTOR (5).
 
-    Healthy values: for samples drawn from the data, coverage is about 1 - 2^-k = 0.97 at k = 5
-    (Naeem et al. 2020, Sec. 4) and the duplicate rate about 0.01 by construction. Collapse means
-    realistic samples that reach only a few real neighbourhoods: precision stays high while coverage
-    drops, so coverage / precision measures diversity apart from fidelity. Plain coverage < 0.25 would
-    also flag diverse but poor samples and miss a generator of one class only. Measured (precision /
-    coverage / duplicate rate) for 600 images against the 600 simulated 64x64 test galaxies, reference
-    net seed 0, 150 steps: real training images 0.96 / 0.96 / 0.01; blurred (5x5 box) 0.94 / 0.81 / 0.05;
-    strong pixel noise (sigma 0.1) 0.05 / 0.01 / 0.0 (poor, not collapsed); only ellipticals 0.98 /
-    0.33 / 0.10 (flagged by the ratio); 50 images copied 0.94 / 0.39 / 0.99 and 5 copied 1.0 / 0.07 / 1.0
-    (flagged by both rules).
-    When precision < 0.3 the samples are mostly unrealistic and only the duplicate rule can speak."""
-    if duplicate_rate > MAX_DUPLICATES:
-        return True
-    return bool(precision >= MIN_PRECISION and coverage < MIN_COVERAGE_RATIO * precision)
+    Judged only where the network's classes mean something: when at least MIN_CLASSIFIABLE (half) of
+    the samples lie in the real images' feature manifold (precision), since a network classifies
+    unrealistic images arbitrarily (pixel noise on galaxies: 82 % "spiral"); and only for classes
+    where a faithful generator would place at least MIN_EXPECTED (10) of the n samples (n r_k >= 10),
+    so a small sample does not flag a class by chance. Precision can only keep this arm silent, never
+    raise the flag."""
+    if precision < MIN_CLASSIFIABLE:
+        return []
+    s, r = np.asarray(sample_mix, float), np.asarray(real_mix, float)
+    return [int(k) for k in np.flatnonzero((n_samples * r >= MIN_EXPECTED) & (s < r / DROP_FACTOR))]
 
 
-def collapse_reason(precision: float, coverage: float, duplicate_rate: float) -> str:
-    """One line saying why `mode_collapse` is (or is not) raised, for reports."""
-    if duplicate_rate > MAX_DUPLICATES:
-        return f"duplicate rate {duplicate_rate:.3f} > {MAX_DUPLICATES} (about 0.01 for real data)"
-    if mode_collapse(precision, coverage, duplicate_rate):
-        return (f"coverage {coverage:.3f} < {MIN_COVERAGE_RATIO} x precision {precision:.3f}: "
-                "realistic samples of few modes")
-    low = f" (precision < {MIN_PRECISION}: too unrealistic to judge coverage)" if precision < MIN_PRECISION else ""
-    return f"no collapse: duplicate rate {duplicate_rate:.3f} <= {MAX_DUPLICATES}, coverage {coverage:.3f}, precision {precision:.3f}{low}"
+def mode_collapse(duplicate_rate: float, dropped: list[int]) -> bool:
+    """Mode collapse is a lack of diversity: duplicate_rate > 0.2, or a class of the real data dropped
+    (`dropped_classes`). Fidelity (precision, fd/kd, c2st) is reported beside the flag and is not part
+    of it: poor but varied samples are not collapsed.
+
+    Measured for 600 images against the first 600 simulated 64x64 test galaxies in the features of
+    the galaxies' reference network (seed 0, held-out accuracy 0.998; benchmarks/mode_collapse_cases.md
+    has the command):
+
+    | samples                        | precision | coverage | duplicate rate | class mix (barred, ell., spiral) | flag |
+    |--------------------------------|-----------|----------|----------------|----------------------------------|------|
+    | real training images           | 0.96      | 0.95     | 0.02           | 0.36, 0.33, 0.31                 | no |
+    | blurred (5x5 box)              | 0.89      | 0.58     | 0.05           | 0.36, 0.33, 0.31                 | no |
+    | strong pixel noise (sigma 0.1) | 0.12      | 0.01     | 0.00           | 0.15, 0.04, 0.82                 | no (classes not judged) |
+    | only ellipticals               | 0.98      | 0.33     | 0.08           | 0.00, 1.00, 0.00                 | yes: classes 0, 2 dropped |
+    | 50 images copied               | 0.94      | 0.36     | 1.00           | 0.32, 0.40, 0.28                 | yes: duplicates |
+    | 5 images copied                | 1.00      | 0.04     | 1.00           | 0.00, 0.80, 0.20                 | yes: duplicates, class 0 |
+
+    Real data give a duplicate rate of about 0.01 by construction (duplicate_rate) and coverage about
+    1 - 2^-5 = 0.97 (Naeem et al. 2020, Sec. 4). Blurring costs coverage (fidelity), not diversity."""
+    return bool(duplicate_rate > MAX_DUPLICATES or dropped)
 
 
-def image_metrics(samples, reference, ref_net: FeatureNet, labels=None) -> dict:
-    """All image metrics of `samples` against real `reference` images ([N, C, H, W] in [0, 1]).
+def collapse_reason(metrics: dict) -> str:
+    """One line saying why `mode_collapse` is (or is not) raised, from image_metrics' output."""
+    if "feature_metrics_withheld" in metrics:
+        return f"not measured: {metrics['feature_metrics_withheld']}"
+    dup, dropped = metrics["duplicate_rate"], metrics.get("dropped_classes") or []
+    mix, real = metrics.get("class_mix") or [], metrics.get("class_mix_real") or []
+    parts = []
+    if dup > MAX_DUPLICATES:
+        parts.append(f"duplicate rate {dup:.3f} > {MAX_DUPLICATES} (about 0.01 for real data)")
+    for k in dropped:
+        parts.append(f"class {k} dropped: {mix[k]:.3f} of the samples vs {real[k]:.3f} of the real images "
+                     f"(< 1/{DROP_FACTOR})")
+    if parts:
+        return "; ".join(parts)
+    classes = ("no real class dropped" if metrics.get("precision", 1.0) >= MIN_CLASSIFIABLE else
+               f"dropped classes not judged (precision {metrics['precision']:.2f} < {MIN_CLASSIFIABLE}: most samples "
+               "lie outside the real images' feature manifold, where the reference network's classes mean little)")
+    return f"no collapse: duplicate rate {dup:.3f} <= {MAX_DUPLICATES}, {classes}"
 
-    Keys: fd_local, kd_local, precision, recall, density, coverage, duplicate_rate, pixel_hist_distance,
-    power_spectrum_distance, c2st_auc, mode_collapse (bool), n_samples, class_mix (list),
-    class_mix_distance, and
-    class_accuracy when the requested `labels` of class-conditional samples are given.
+
+def image_metrics(samples, reference, judge: Judge, labels=None, value_range: ValueRange | None = None) -> dict:
+    """All image metrics of `samples` against real `reference` images [N, C, H, W].
+
+    Always: pixel_hist_distance (over the declared `value_range`, or the joint range when unbounded),
+    power_spectrum_distance, n_samples, reference_accuracy and reference_chance (the judge's).
+    When the judge is clearly above chance (`withheld_reason`): fd_local, kd_local, precision, recall,
+    density, coverage, duplicate_rate, c2st_auc, class_mix, class_mix_real, class_mix_distance,
+    dropped_classes, mode_collapse (bool), and class_accuracy when the requested `labels` of
+    class-conditional samples are given. Otherwise feature_metrics_withheld: the reason.
     """
     s, r = as_images(samples, "samples"), as_images(reference, "reference")
     if s.shape[1:] != r.shape[1:]:
         raise ValueError(f"samples {s.shape[1:]} and reference {r.shape[1:]} differ in [C, H, W]")
-    fs, ps = _net_outputs(ref_net, s)
-    fr, pr = _net_outputs(ref_net, r)
-    out = {"fd_local": frechet_distance(fs, fr), "kd_local": kernel_distance(fs, fr), **prdc(fr, fs)}
+    out = {"pixel_hist_distance": pixel_hist_distance(s, r, value_range=value_range),
+           "power_spectrum_distance": power_spectrum_distance(s, r), "n_samples": len(s),
+           "reference_accuracy": judge.accuracy, "reference_chance": judge.chance}
+    reason = judge.withheld_reason()
+    if reason:
+        return out | {"feature_metrics_withheld": reason}
+    fs, ps = judge.embed(s)
+    fr, pr = judge.embed(r)
+    out |= {"fd_local": frechet_distance(fs, fr), "kd_local": kernel_distance(fs, fr), **prdc(fr, fs)}
     out["duplicate_rate"] = duplicate_rate(fs, fr)
-    out["pixel_hist_distance"] = pixel_hist_distance(s, r)
-    out["power_spectrum_distance"] = power_spectrum_distance(s, r)
     out["c2st_auc"] = c2st_auc(fr, fs)
-    out["mode_collapse"] = mode_collapse(out["precision"], out["coverage"], out["duplicate_rate"])
-    out["n_samples"] = len(s)
-    mix = _mix(ps)
-    out["class_mix"] = mix.tolist()
-    out["class_mix_distance"] = float(0.5 * np.abs(mix - _mix(pr)).sum())
+    mix, real_mix = _mix(ps), _mix(pr)
+    out["class_mix"], out["class_mix_real"] = mix.tolist(), real_mix.tolist()
+    out["class_mix_distance"] = float(0.5 * np.abs(mix - real_mix).sum())
+    out["dropped_classes"] = dropped_classes(mix, real_mix, len(s), out["precision"])
+    out["mode_collapse"] = mode_collapse(out["duplicate_rate"], out["dropped_classes"])
     if labels is not None:
         out["class_accuracy"] = _accuracy(ps, labels)
     return out
-
-
-def anomaly_auroc(scores, is_anomaly) -> float:
-    """ROC AUC of anomaly scores (higher = more anomalous) against the true anomaly flags."""
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(np.asarray(is_anomaly).astype(int).reshape(-1), np.asarray(scores).reshape(-1)))
-
-
-# --- the reference network -------------------------------------------------------------------
-
-
-def _split_arrays(split) -> tuple[torch.Tensor, torch.Tensor]:
-    t = split.tensors if hasattr(split, "tensors") else {k: torch.stack([it[k] for it in split]) for k in ("x", "label")}
-    return t["x"].float(), t["label"].long().reshape(-1)
-
-
-def train_reference_network(x, y, x_test, y_test, n_classes: int, seed: int = 0, steps: int = 150,
-                            batch_size: int = 64, width: int = 16, lr: float = 3e-3) -> FeatureNet:
-    """Train FeatureNet by cross-entropy (Adam, one-cycle lr, `steps` random batches), seeded by `seed`
-    without touching torch's global RNG; sets `test_accuracy` on (x_test, y_test). With fewer than two
-    classes it stays at its seeded random initialisation (random CNN features are a usable embedding,
-    Naeem et al. 2020, Sec. 5) and test_accuracy is nan."""
-    with torch.random.fork_rng(devices=[]), torch.enable_grad():  # callers may be under no_grad
-        torch.manual_seed(seed)
-        net = FeatureNet(x.shape[1], n_classes, width)
-        if n_classes < 2:
-            warnings.warn("fewer than two classes: the reference features are an untrained CNN", stacklevel=2)
-            return net.eval()
-        g = torch.Generator().manual_seed(seed)
-        opt = torch.optim.Adam(net.parameters(), lr=lr)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-        net.train()
-        for _ in range(steps):
-            idx = torch.randint(len(x), (min(batch_size, len(x)),), generator=g)
-            loss = torch.nn.functional.cross_entropy(net(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-    net.eval()
-    if len(x_test):
-        with torch.no_grad():
-            pred = torch.cat([net(x_test[i : i + 256]).argmax(1) for i in range(0, len(x_test), 256)])
-        net.test_accuracy = float((pred == y_test).float().mean())
-    return net
-
-
-def reference_network(data_splits, cache_key: str, seed: int = 0, steps: int = 150, width: int = 16,
-                      cache_dir: Path | None = None) -> FeatureNet:
-    """The reference FeatureNet of a data set: loaded from GENSCI_CACHE/refnets/ (safetensors) or
-    trained on `data_splits.train` (and scored on `.test`) and saved there. `cache_key` names the data
-    set and its config (e.g. "galaxies-<config hash>"); the file also encodes seed, steps and width."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
-
-    stem = f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', cache_key)}-w{width}-s{steps}-seed{seed}-v{REF_NET_VERSION}"
-    path = (cache_dir or default_cache_dir()) / "refnets" / f"{stem}.safetensors"
-    if path.exists():
-        with safe_open(str(path), "pt") as f:
-            meta = f.metadata()
-        net = FeatureNet(int(meta["in_channels"]), int(meta["n_classes"]), int(meta["width"]))
-        net.load_state_dict(load_file(str(path)))
-        net.test_accuracy = float(meta["test_accuracy"])
-        return net.eval()
-    x, y = _split_arrays(data_splits.train)
-    x_test, y_test = _split_arrays(data_splits.test)
-    seen = torch.isin(y_test, y.unique())  # held-out classes (anomaly detection) are not its job
-    x_test, y_test = x_test[seen], y_test[seen]
-    n_classes = int(data_splits.info.get("n_classes") or int(y.max()) + 1)
-    net = train_reference_network(x, y, x_test, y_test, n_classes, seed, steps, width=width)
-    meta = {"in_channels": net.in_channels, "n_classes": n_classes, "width": width, "test_accuracy": net.test_accuracy}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
-        save_file(net.state_dict(), str(tmp), metadata={k: str(v) for k, v in meta.items()})
-        os.replace(tmp, path)
-    except OSError as err:
-        warnings.warn(f"could not cache the reference network at {path}: {err}", stacklevel=2)
-    return net
-

@@ -1,17 +1,19 @@
 """A small CNN image classifier whose pooled activations are the feature space of the image metrics.
 
-gensci trains it on the real training images of a data set (gensci.metrics.images.reference_network)
+gensci trains it on the real training images of a data set (gensci.workflows.reference_net)
 instead of downloading an Inception network: Fréchet/kernel distances, precision/recall/density/
 coverage, duplicates and the two-sample test are all measured in its feature space, and its class
 probabilities give the class mix and class accuracy of generated images.
 
-Shapes: x [B, C, H, W] in [0, 1] (any side >= 16; global pooling makes it size-agnostic);
+Inputs are standardised per channel with the training images' mean and standard deviation (buffers
+`shift`, `scale`, set by whoever trains it), so any value range works: images in [0, 1], FIRST radio
+maps whose pixels are nearly all 0, unbounded fields, ±1 spins.
+
+Shapes: x [B, C, H, W] (any side >= 16; global pooling makes it size-agnostic);
 logits [B, K]; features [B, 12 * width] (pooled stages 3 and 4: 4w + 8w channels).
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import Tensor, nn
@@ -28,16 +30,16 @@ class FeatureNet(nn.Module):
     `features(x)` concatenates the globally pooled activations of the last two stages: the last
     stage alone is trained to be invariant within a class, the one before still sees texture and
     shape, which the diversity measures (coverage, duplicates) need.
-    `test_accuracy` is set by whoever trained it (nan if untrained).
     """
 
     def __init__(self, in_channels: int, n_classes: int, width: int = 16):
         super().__init__()
         self.in_channels, self.n_classes, self.width = in_channels, n_classes, width
+        self.register_buffer("shift", torch.zeros(in_channels))
+        self.register_buffer("scale", torch.ones(in_channels))
         widths = [width, 2 * width, 4 * width, 8 * width]
         self.stages = nn.ModuleList(_stage(c_in, c) for c_in, c in zip([in_channels] + widths[:-1], widths))
         self.head = nn.Linear(widths[-1], max(n_classes, 1))
-        self.test_accuracy = math.nan
 
     @property
     def feature_dim(self) -> int:
@@ -46,7 +48,7 @@ class FeatureNet(nn.Module):
     def _pooled(self, x: Tensor) -> tuple[Tensor, Tensor]:
         if x.shape[1] != self.in_channels:
             raise ValueError(f"FeatureNet expects {self.in_channels} channels, got images of shape {tuple(x.shape)}")
-        h = (x - 0.5) * 2
+        h = (x - self.shift[:, None, None]) / self.scale[:, None, None]
         pooled = []
         for stage in self.stages:
             h = stage(h)

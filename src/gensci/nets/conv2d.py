@@ -8,8 +8,9 @@ no pooling, BatchNorm, ReLU in the generator, LeakyReLU(0.2) in the discriminato
 double per stage from `width`, capped at 8 x width.
 
 Shapes: images x [B, C, H, W]; latents z [B, L]; labels [B] int64.
-Decoders return logits (pre-sigmoid) so a Bernoulli likelihood can use them stably; the GAN
-generator applies the sigmoid itself because image batches live in [0, 1].
+Decoders and the GAN generator return an unconstrained map; the method sends it into the data's
+declared value range (gensci.ops.ranges.ValueMap: a sigmoid for [0, 1] images, tanh for ±1 spins,
+the identity for unbounded fields), so a Bernoulli likelihood can use the logits stably.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class ConvDecoder(nn.Module):
 
 
 class DCGANGenerator(nn.Module):
-    """G(z, c) -> images [B, C, H, W] in [0, 1].
+    """G(z, c) -> unconstrained images [B, C, H, W] (the method maps them into the data's range).
 
     Class conditioning (n_classes > 0): a learned embedding of the label [B] is concatenated to
     z [B, L] (as in conditional GANs, Mirza & Osindero 2014; AC-GAN, Odena et al. 2017).
@@ -106,20 +107,21 @@ class DCGANGenerator(nn.Module):
             if labels is None:
                 raise ValueError("this generator is class-conditional: pass labels [B]")
             z = torch.cat([z, self.embed(labels)], dim=1)
-        return torch.sigmoid(self.decoder(z))
+        return self.decoder(z)
 
     @torch.no_grad()
-    def start_at_mean(self, pixel_mean: list[float]) -> None:
-        """Set the output layer's bias to logit(mean pixel) per channel, so that the untrained
-        generator already emits the data's mean level (for galaxies: a dark sky) and its first
-        updates go into shapes. With the zero bias of dcgan_init it starts at grey 0.5, and a
-        Wasserstein generator, stepped once per 5 critic steps, spent its first few hundred steps
-        darkening the background (seen in galaxy-wgan-gp runs)."""
+    def set_output_bias(self, bias: Tensor) -> None:
+        """Set the output layer's bias per channel [C]. The method passes the inverse of its output
+        map at the data's mean pixel (logit(mean) for [0, 1] images), so that the untrained generator
+        already emits the data's mean level (for galaxies: a dark sky) and its first updates go into
+        shapes. With the zero bias of dcgan_init it starts at mid-range (grey 0.5), and a Wasserstein
+        generator, stepped once per 5 critic steps, spent its first few hundred steps darkening the
+        background (seen in galaxy-wgan-gp runs)."""
         out = self.decoder.body[-1]
-        mean = torch.as_tensor(pixel_mean, dtype=out.bias.dtype).clamp(0.01, 0.99)
-        if mean.shape != out.bias.shape:
-            raise ValueError(f"pixel_mean has {mean.numel()} channels, the generator {out.bias.numel()}")
-        out.bias.copy_(torch.logit(mean))
+        bias = torch.as_tensor(bias, dtype=out.bias.dtype)
+        if bias.shape != out.bias.shape:
+            raise ValueError(f"output bias has {bias.numel()} channels, the generator {out.bias.numel()}")
+        out.bias.copy_(bias)
 
 
 class DCGANDiscriminator(nn.Module):

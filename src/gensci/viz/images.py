@@ -1,8 +1,10 @@
 """Figures for image data: sample grids (per class), interpolation strips and GIFs, power spectra and
 pixel-intensity histograms of real vs generated images.
 
-Images are numpy arrays or tensors [N, C, H, W] (C = 1 or 3) in [0, 1]; for display only, values
-outside are clipped and NaN pixels drawn black (the metrics raise on NaN).
+Images are numpy arrays or tensors [N, C, H, W] (C = 1 or 3) of real values. For display they are
+mapped from `span` = (low, high) to [0, 1] (default: [0, 1] when all values lie there, else the
+images' own min and max; workflows pass the data's declared range), values outside are clipped and
+NaN pixels drawn black (the metrics raise on NaN).
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from gensci.viz.figures import plt, save_figure
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from gensci.metrics.images import pixel_histogram, radial_power_spectrum  # noqa: E402
+from gensci.metrics.images import pixel_histogram, pixel_span, radial_power_spectrum  # noqa: E402
 
 _PAD = 2  # pixels between tiles
 
 
-def _hwc(images) -> np.ndarray:
-    """[N, C, H, W] (tensor or array) -> [N, H, W, 3] float in [0, 1]."""
+def _hwc(images, span: tuple[float, float] | None = None) -> np.ndarray:
+    """[N, C, H, W] (tensor or array) -> [N, H, W, 3] float in [0, 1], `span` mapped onto [0, 1]."""
     if hasattr(images, "detach"):
         images = images.detach().cpu().numpy()
     x = np.asarray(images, dtype=np.float32)
@@ -27,7 +29,11 @@ def _hwc(images) -> np.ndarray:
         x = x[:, None]
     if x.ndim != 4 or x.shape[1] not in (1, 3):
         raise ValueError(f"expected images [N, C, H, W] with C = 1 or 3, got shape {x.shape}")
-    x = np.clip(np.nan_to_num(x, nan=0.0), 0, 1).transpose(0, 2, 3, 1)  # display only
+    x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+    if span is None:
+        inside = x.size == 0 or (x.min() >= 0 and x.max() <= 1)
+        span = (0.0, 1.0) if inside else (float(x.min()), float(x.max()) if x.max() > x.min() else float(x.min()) + 1)
+    x = np.clip((x - span[0]) / (span[1] - span[0]), 0, 1).transpose(0, 2, 3, 1)  # display only
     return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
 
 
@@ -66,15 +72,15 @@ def _show(canvas: np.ndarray, path, scale: float = 2.0, labels_left=None, titles
     return _save(fig, path)
 
 
-def image_grid(images, path, nrow: int = 8, titles=None, title: str = "") -> Path:
+def image_grid(images, path, nrow: int = 8, titles=None, title: str = "", span=None) -> Path:
     """A grid of images, `nrow` per row, optional per-image `titles` (e.g. predicted classes)."""
-    x = _hwc(images)
+    x = _hwc(images, span)
     return _show(_tile(x, nrow), path, titles=titles, tile=x.shape[1:3], title=title)
 
 
-def grid_per_class(images, labels, class_names, path, per_class: int = 8, title: str = "") -> Path:
+def grid_per_class(images, labels, class_names, path, per_class: int = 8, title: str = "", span=None) -> Path:
     """One row per class with up to `per_class` of its images, the class name on the left."""
-    x, labels = _hwc(images), np.asarray(labels).reshape(-1)
+    x, labels = _hwc(images, span), np.asarray(labels).reshape(-1)
     blank = np.ones_like(x[:1])
     rows = []
     for k in range(len(class_names)):
@@ -84,16 +90,16 @@ def grid_per_class(images, labels, class_names, path, per_class: int = 8, title:
                  tile=x.shape[1:3], title=title)
 
 
-def strip(images, path, title: str = "") -> Path:
+def strip(images, path, title: str = "", span=None) -> Path:
     """One row: an interpolation strip (first and last frames are the end points)."""
-    x = _hwc(images)
+    x = _hwc(images, span)
     return _show(_tile(x, len(x)), path, title=title)
 
 
-def write_gif(images, path, fps: float = 8, min_side: int = 192, bounce: bool = True) -> Path:
+def write_gif(images, path, fps: float = 8, min_side: int = 192, bounce: bool = True, span=None) -> Path:
     """An animated GIF of the frames (upscaled, nearest, to at least `min_side` px); with `bounce`
     the movie plays forward then back, so the loop has no jump."""
-    x = (_hwc(images) * 255).round().astype(np.uint8)
+    x = (_hwc(images, span) * 255).round().astype(np.uint8)
     factor = max(1, int(np.ceil(min_side / x.shape[1])))
     frames = [Image.fromarray(f).resize((f.shape[1] * factor, f.shape[0] * factor), Image.NEAREST) for f in x]
     if bounce and len(frames) > 2:
@@ -124,16 +130,18 @@ def plot_power_spectra(real, fake, path, title: str = "") -> Path:
     return _save(fig, path)
 
 
-def plot_pixel_hist(real, fake, path, title: str = "", bins: int = 64) -> Path:
-    """Pixel-intensity histograms (all channels pooled, log counts) of real vs generated images."""
+def plot_pixel_hist(real, fake, path, title: str = "", bins: int = 64, value_range=None) -> Path:
+    """Pixel-value histograms (all channels pooled, log counts) of real vs generated images, over the
+    declared `value_range` (gensci.spec.ValueRange) or, when unbounded, the joint range of all sets."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    edges, h = pixel_histogram(real, bins)
+    span = pixel_span(value_range, real, *_sets(fake).values())
+    edges, h = pixel_histogram(real, bins, span)
     centres = (edges[:-1] + edges[1:]) / 2
     ax.step(centres, h, where="mid", color="k", lw=2, label="real")
     for name, images in _sets(fake).items():
-        ax.step(centres, pixel_histogram(images, bins)[1], where="mid", lw=1.2, label=name)
+        ax.step(centres, pixel_histogram(images, bins, span)[1], where="mid", lw=1.2, label=name)
     ax.set_yscale("log")
-    ax.set_xlabel("pixel intensity")
+    ax.set_xlabel("pixel value")
     ax.set_ylabel("fraction of pixels")
     ax.legend(fontsize=8)
     ax.set_title(title or "pixel-intensity histogram")

@@ -1,14 +1,17 @@
 """Image runs (galaxies, FIRST, the user's image folders): sample grids, the image metrics with the
 mode-collapse flag, VAE reconstructions / latent movies / anomaly AUROC, and side-by-side comparisons.
 
-The metrics live in gensci.metrics.images and are measured in the feature space of a reference
-classifier that gensci trains on the run's real training images (cached per data config and seed).
-Generated images are compared with the test split; for conditional models the labels are balanced
-over the classes, so `class_accuracy` weighs every class equally.
+The metrics live in gensci.metrics.images; the feature-space ones are measured with a reference
+classifier that gensci trains on the run's real training images (gensci.workflows.reference_net,
+cached per data config and seed), and are withheld when its held-out accuracy is not clearly above
+chance. Generated images are compared with the test split; for conditional models the labels are
+balanced over the classes, so `class_accuracy` weighs every class equally.
 
 Anomaly detection: when the data set was trained on a subset of its classes, its `info` lists
 the others as `held_out_classes` (their images appear only in the test split). A VAE is then also
-scored by the AUROC of its anomaly score (negative ELBO) for "held-out class" on the test split.
+scored on the test split by the AUROC for "held-out class" of two scores: the negative ELBO
+(`anomaly_auroc`), and the negative ELBO corrected for the image's PNG length (`anomaly_auroc_complexity`:
+Serrà et al. 2020's correction of the likelihood's bias towards simple images; see vae_metrics).
 """
 
 from __future__ import annotations
@@ -27,11 +30,14 @@ from gensci.data.base import DataSplits
 from gensci.errors import UserError
 from gensci.methods.base import Method, SamplingOptions
 from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, Workflow
+from gensci.workflows.reference_net import ReferenceNet
+from gensci.workflows.reference_net import reference_net as trained_reference_net
 
-HEADLINE = ("fd_local", "kd_local", "coverage", "duplicate_rate", "mode_collapse", "class_accuracy", "elbo", "anomaly_auroc")
+HEADLINE = ("fd_local", "kd_local", "coverage", "duplicate_rate", "mode_collapse", "class_accuracy", "elbo", "anomaly_auroc",
+            "anomaly_auroc_complexity", "reference_accuracy", "feature_metrics_withheld")
 COMPARE = ("fd_local", "kd_local", "precision", "recall", "density", "coverage", "duplicate_rate", "c2st_auc",
            "pixel_hist_distance", "power_spectrum_distance", "class_mix_distance", "class_accuracy", "elbo", "anomaly_auroc",
-           "mode_collapse", "n_samples")
+           "anomaly_auroc_complexity", "mode_collapse", "reference_accuracy", "reference_chance", "n_samples")
 METRIC_NOTES = {
     "fd_local": "Fréchet distance in the reference-net features (biased at small N; lower is better)",
     "kd_local": "kernel (MMD², cubic kernel) distance in the same features; 0 ideal",
@@ -46,26 +52,31 @@ METRIC_NOTES = {
     "power_spectrum_distance": "mean |log10 P_gen(k) / P_real(k)| of radial power spectra",
     "class_accuracy": "conditional samples classified as their requested class",
     "elbo": "mean evidence lower bound per test image (nats)",
-    "anomaly_auroc": "AUROC of the VAE anomaly score for held-out classes",
-    "reference_accuracy": "test accuracy of the reference classifier",
+    "anomaly_auroc": "AUROC of the VAE anomaly score (negative ELBO) for held-out classes",
+    "anomaly_auroc_complexity": "AUROC of the negative ELBO corrected for the PNG length (Serrà et al. 2020)",
+    "reference_accuracy": "held-out accuracy of the reference classifier whose features the metrics use",
+    "reference_chance": "the most frequent class's share of those held-out images (chance accuracy)",
 }
-REFERENCE_STEPS: int | None = None  # reference-net training steps (None: reference_network's default; tests lower it)
-_REF_NETS: dict[tuple[str, int | None], Any] = {}  # per-process cache of reference networks (also cached on disk)
+REFERENCE_STEPS: int | None = None  # reference-net training steps (None: reference_net's default; tests lower it)
+_REF_NETS: dict[tuple[str, int | None], ReferenceNet] = {}  # per-process cache (also cached on disk)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def reference_net(data: DataSplits, config: ExperimentConfig):
+def reference_net(data: DataSplits, config: ExperimentConfig) -> ReferenceNet:
     """The reference classifier/feature net of this data config: trained once on its training images
-    (gensci.metrics.images.reference_network, cached on disk), then kept in this process."""
-    from gensci.metrics.images import reference_network
-
+    (gensci.workflows.reference_net, cached on disk), then kept in this process."""
     digest = hashlib.sha256(json.dumps(config.data.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
     key = f"{config.data.name}-{digest}"
     steps = {"steps": REFERENCE_STEPS} if REFERENCE_STEPS else {}
     if (key, REFERENCE_STEPS) not in _REF_NETS:
         with torch.enable_grad():  # the trainer's periodic evaluation runs under no_grad
-            _REF_NETS[key, REFERENCE_STEPS] = reference_network(data, key, seed=config.data.seed, **steps)
+            _REF_NETS[key, REFERENCE_STEPS] = trained_reference_net(data, key, seed=config.data.seed, **steps)
     return _REF_NETS[key, REFERENCE_STEPS]
+
+
+def value_range(data: DataSplits):
+    """The declared range of the images (gensci.spec.ValueRange), or None when the spec gives none."""
+    return data.spec.ranges.get("x") if data.spec is not None else None
 
 
 def is_conditional(method: Method) -> bool:
@@ -105,19 +116,31 @@ def trained_classes(info: dict) -> list[int] | None:
 
 @torch.no_grad()
 def vae_metrics(method: Method, data: DataSplits, seed: int = 0, batch_size: int = 250) -> dict[str, float]:
-    """elbo (mean over test images of the trained classes) and, with held-out classes, anomaly_auroc."""
-    from gensci.metrics.images import anomaly_auroc
+    """elbo (mean over test images of the trained classes) and, with held-out classes, the AUROC for
+    "held-out class" of two anomaly scores on the test split: -ELBO (anomaly_auroc) and -ELBO corrected
+    for input complexity (anomaly_auroc_complexity: gensci.metrics.anomaly.complexity_corrected_score,
+    its exchange rate between -ELBO and the PNG length fitted on the validation images, which hold
+    only trained classes)."""
+    from gensci.metrics.anomaly import anomaly_auroc, complexity_corrected_score, compressed_bits
+
+    g = torch.Generator().manual_seed(seed)
+
+    def neg_elbo(x: torch.Tensor) -> np.ndarray:
+        return -torch.cat([method.elbo(x[i : i + batch_size].to(method.device), generator=g).cpu()
+                           for i in range(0, len(x), batch_size)]).numpy()
 
     x, y = images_of(data.test)
-    g = torch.Generator().manual_seed(seed)
-    elbo = torch.cat([method.elbo(x[i : i + batch_size].to(method.device), generator=g).cpu()
-                      for i in range(0, len(x), batch_size)])
+    nll = neg_elbo(x)
     held = torch.as_tensor(list(data.info.get("held_out_classes") or []), dtype=y.dtype)
-    is_held = torch.isin(y, held)
-    out = {"elbo": float(elbo[~is_held].mean())}
+    is_held = torch.isin(y, held).numpy()
+    out = {"elbo": float(-nll[~is_held].mean())}
     if is_held.any() and (~is_held).any():
-        out["anomaly_auroc"] = anomaly_auroc((-elbo).numpy(), is_held.numpy())
-        out["elbo_held_out"] = float(elbo[is_held].mean())
+        valid, _ = images_of(data.valid)
+        span = value_range(data)
+        corrected = complexity_corrected_score(nll, compressed_bits(x, span), neg_elbo(valid), compressed_bits(valid, span))
+        out["anomaly_auroc"] = anomaly_auroc(nll, is_held)
+        out["anomaly_auroc_complexity"] = anomaly_auroc(corrected, is_held)
+        out["elbo_held_out"] = float(-nll[is_held].mean())
     return out
 
 
@@ -131,17 +154,20 @@ class ImageWorkflow(Workflow):
         reference_net(data, config)
 
     def periodic_eval(self, method: Method, data: DataSplits, config: ExperimentConfig) -> dict[str, float]:
-        """kd_local and coverage of ~200 samples against as many validation images (+ ELBO for VAEs)."""
-        from gensci.metrics.images import features, kernel_distance, prdc
+        """kd_local and coverage of ~200 samples against as many validation images (when the reference
+        network is trusted), the pixel-histogram distance, + ELBO for VAEs."""
+        from gensci.metrics.images import features, kernel_distance, pixel_hist_distance, prdc
 
         n = min(config.eval.periodic_n_samples, 200)
         real, _ = images_of(data.valid, trained_classes(data.info), n)
         fake, _ = draw(method, len(real), seed=0, options=SamplingOptions(batch_size=config.eval.batch_size))
-        net = reference_net(data, config)
-        fr, ff = features(net, real), features(net, fake)
-        out = {"kd_local": kernel_distance(ff, fr)}
-        if len(real) > 5:
-            out["coverage"] = prdc(fr, ff)["coverage"]
+        out = {"pixel_hist_distance": pixel_hist_distance(fake, real, value_range=value_range(data))}
+        judge = reference_net(data, config).judge()
+        if judge.withheld_reason() is None:
+            fr, ff = features(judge, real), features(judge, fake)
+            out["kd_local"] = kernel_distance(ff, fr)
+            if len(real) > 5:
+                out["coverage"] = prdc(fr, ff)["coverage"]
         if "elbo" in method.capabilities:
             out["elbo"] = float(method.elbo(real.to(method.device), generator=torch.Generator().manual_seed(0)).mean())
         return out
@@ -154,16 +180,15 @@ class ImageWorkflow(Workflow):
         sampling = options.sampling(cfg.eval)
         fake, labels = draw(method, n, options.seed, sampling)
         real, _ = images_of(data.test, trained_classes(data.info))
-        net = reference_net(data, cfg)
-        metrics = image_metrics(fake, real, net, labels=labels)
-        metrics["reference_accuracy"] = net.test_accuracy
+        judge = reference_net(data, cfg).judge()
+        metrics = image_metrics(fake, real, judge, labels=labels, value_range=value_range(data))
         metrics |= method.describe_sampling(sampling)
         if "elbo" in method.capabilities:
             metrics.update(vae_metrics(method, data, options.seed, sampling.batch_size or cfg.eval.batch_size))
         return {k: v for k, v in metrics.items() if not (isinstance(v, float) and np.isnan(v))}
 
     def sample(self, run: Run, options: SampleOptions) -> list[Path]:
-        """An npz (images float32 [n, C, H, W] in [0, 1], labels for conditional models) and a PNG grid."""
+        """An npz (images float32 [n, C, H, W] in the data's range, labels for conditional models) and a PNG grid."""
         from gensci.viz.images import grid_per_class, image_grid
 
         method = run.method(checkpoint=options.checkpoint)
@@ -188,34 +213,40 @@ class ImageWorkflow(Workflow):
     def report(self, run: Run, metrics: dict[str, Any]) -> list[ReportSection]:
         from gensci.viz.images import grid_per_class, image_grid, plot_pixel_hist, plot_power_spectra, strip, write_gif
 
+        from gensci.metrics.images import pixel_span
+
         method, data, fig = run.method(), run.data, run.figures_dir
         names = data.info.get("class_names") or []
         real, real_y = images_of(data.test, trained_classes(data.info))
         fake, labels = draw(method, min(len(real), 512), seed=0)
+        span = pixel_span(value_range(data), real, fake)  # one display scale for real and generated images
         sections = [collapse_section(metrics), ReportSection(
-            "Image metrics", "Measured on generated vs real test images in the reference network's features.",
-            table={k: {"value": metrics[k], "meaning": METRIC_NOTES.get(k, "")} for k in COMPARE + ("reference_accuracy",)
-                   if k in metrics}, columns=["value", "meaning"])]
+            "Image metrics", "Measured on generated vs real test images; fd/kd, precision ... c2st in the reference "
+            "network's features.",
+            table={k: {"value": metrics[k], "meaning": METRIC_NOTES.get(k, "")} for k in COMPARE if k in metrics},
+            columns=["value", "meaning"])]
         if labels is not None:
-            grid = grid_per_class(fake, labels, names, fig / "samples_per_class.png", title="samples, one row per class")
+            grid = grid_per_class(fake, labels, names, fig / "samples_per_class.png", title="samples, one row per class",
+                                  span=span)
         else:
-            grid = image_grid(fake[:64], fig / "samples.png", title="samples")
-        real_grid = grid_per_class(real, real_y, names, fig / "real_per_class.png", title="real test images")
+            grid = image_grid(fake[:64], fig / "samples.png", title="samples", span=span)
+        real_grid = grid_per_class(real, real_y, names, fig / "real_per_class.png", title="real test images", span=span)
         sections.append(ReportSection("Samples", "Generated (top) and real (bottom) images.", [grid, real_grid]))
         if "interpolate" in method.capabilities:
             x = real[:8].to(method.device)
             pairs = torch.stack([x, method.reconstruct(x)], 1).flatten(0, 1).cpu()
-            recon = image_grid(pairs, fig / "reconstructions.png", nrow=8, title="real / reconstruction (pairs)")
+            recon = image_grid(pairs, fig / "reconstructions.png", nrow=8, title="real / reconstruction (pairs)", span=span)
             a, b = _two_classes(real_y)
             frames = method.interpolate(real[a], real[b], n_frames=12).cpu()
             ends = torch.cat([real[a : a + 1], frames, real[b : b + 1]])
-            movie = [strip(ends, fig / "interpolation.png", title="real A | decoded latent path A → B | real B"),
-                     write_gif(frames, fig / "interpolation.gif")]
+            movie = [strip(ends, fig / "interpolation.png", title="real A | decoded latent path A → B | real B", span=span),
+                     write_gif(frames, fig / "interpolation.gif", span=span)]
             sections.append(ReportSection("Reconstructions and the latent movie",
                                           "Decoded straight-line path between the posterior means of two test galaxies.",
                                           [recon, *movie]))
-        sections.append(ReportSection("Image statistics", "Radially averaged power spectra and pixel-intensity histograms.", [
-            plot_power_spectra(real, fake, fig / "power_spectra.png"), plot_pixel_hist(real, fake, fig / "pixel_hist.png")]))
+        sections.append(ReportSection("Image statistics", "Radially averaged power spectra and pixel-value histograms.", [
+            plot_power_spectra(real, fake, fig / "power_spectra.png"),
+            plot_pixel_hist(real, fake, fig / "pixel_hist.png", value_range=value_range(data))]))
         return sections
 
     def headline(self, metrics: dict[str, Any]) -> dict[str, Any]:
@@ -228,13 +259,18 @@ class ImageWorkflow(Workflow):
         """`gensci compare` figures (the table is `compare_runs`): every run's power spectrum and pixel
         histogram against the real test images in one plot each, and a sample grid per run.
         Figures go to `out_dir` (default: compare_figures/ beside the first run)."""
+        from gensci.metrics.images import pixel_span
         from gensci.viz.images import image_grid, plot_pixel_hist, plot_power_spectra
 
         out_dir = Path(out_dir) if out_dir is not None else runs[0].path.parent / "compare_figures"
-        real, _ = images_of(runs[0].data.test, trained_classes(runs[0].data.info))
+        data = runs[0].data
+        real, _ = images_of(data.test, trained_classes(data.info))
         fakes = {_name(r, runs): draw(r.method(), min(len(real), 256), seed=0)[0] for r in runs}
-        grids = [image_grid(x[:32], out_dir / f"samples_{name.replace('/', '_')}.png", title=name) for name, x in fakes.items()]
-        stats = [plot_power_spectra(real, fakes, out_dir / "power_spectra.png"), plot_pixel_hist(real, fakes, out_dir / "pixel_hist.png")]
+        span = pixel_span(value_range(data), real, *fakes.values())
+        grids = [image_grid(x[:32], out_dir / f"samples_{name.replace('/', '_')}.png", title=name, span=span)
+                 for name, x in fakes.items()]
+        stats = [plot_power_spectra(real, fakes, out_dir / "power_spectra.png"),
+                 plot_pixel_hist(real, fakes, out_dir / "pixel_hist.png", value_range=value_range(data))]
         return [ReportSection("Image statistics of all runs", "Real test images in black.", figures=stats),
                 ReportSection("Samples of each run", figures=grids)]
 
@@ -256,16 +292,20 @@ def compare_runs(runs: list[Run], metrics: list[dict]) -> ReportSection:
 
 
 def collapse_section(metrics: dict[str, Any]) -> ReportSection:
-    """The mode-collapse verdict, shown prominently (a red flag when raised), with its reason."""
+    """The mode-collapse verdict (diversity: duplicates, dropped classes), shown prominently (a red flag
+    when raised) with its reason, and the fidelity figures beside it (not part of the flag)."""
     from gensci.metrics.images import collapse_reason
 
-    keys = ("precision", "coverage", "duplicate_rate")
-    if not all(k in metrics for k in keys):
-        return ReportSection("Mode collapse", "not measured")
-    reason = html.escape(collapse_reason(*(metrics[k] for k in keys)))
-    if metrics.get("mode_collapse"):
-        return ReportSection("Mode collapse", f"<span class='flag'>MODE COLLAPSE: {reason}</span>")
-    return ReportSection("Mode collapse", reason[:1].upper() + reason[1:] + ".")
+    judge = (f"Reference network: held-out accuracy {metrics['reference_accuracy']:.3f}, chance "
+             f"{metrics['reference_chance']:.3f}. " if "reference_accuracy" in metrics else "")
+    if "duplicate_rate" not in metrics and "feature_metrics_withheld" not in metrics:
+        return ReportSection("Mode collapse", judge + "Not measured.")
+    reason = html.escape(collapse_reason(metrics))
+    text = f"<span class='flag'>MODE COLLAPSE: {reason}</span>" if metrics.get("mode_collapse") else reason[:1].upper() + reason[1:] + "."
+    if "precision" in metrics:
+        text += (f" Fidelity, reported apart from the flag: precision {metrics['precision']:.3f} (0.96 for real images), "
+                 f"fd_local {metrics['fd_local']:.3g}, kd_local {metrics['kd_local']:.3g}, c2st AUC {metrics['c2st_auc']:.3f}.")
+    return ReportSection("Mode collapse", f"{judge}{text}")
 
 
 def _two_classes(labels: torch.Tensor) -> tuple[int, int]:
