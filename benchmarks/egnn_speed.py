@@ -30,6 +30,7 @@ import time
 
 import torch
 
+from gensci.methods.base import SamplingOptions
 from gensci.config import TrainConfig
 from gensci.methods.edm import EDM, EDMConfig
 from gensci.nets.egnn import reference_forward
@@ -201,7 +202,7 @@ def bench_sample(args) -> None:
         print(f"| {name} | {statistics.median(times[name]):.4f} | {per:.4f} | {cells} | {ratios} |")
     method.net.impl, method.net.compile = method.config.egnn_impl, method.config.compile
     c = []
-    t = timed(lambda: method.sample(100, generator=gen, steps=args.check_steps), c)
+    t = timed(lambda: method.sample(100, generator=gen, options=SamplingOptions(steps=args.check_steps)), c)
     print(f"\nend-to-end check ({method.config.egnn_impl}): EDM.sample(100 molecules, {args.check_steps} steps) "
           f"took {t:.1f} s wall, {c[0]:.1f} s CPU = {c[0] / 100 / (args.check_steps + 1):.4f} CPU s/call/molecule")
 
