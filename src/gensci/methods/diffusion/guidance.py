@@ -20,9 +20,11 @@ ICLR, sec. 3) we add the spread of x_0 around x_hat_0, r_t^2 = v sigma_t^2 / (al
 with J = d x_hat_0 / d z_t by autograd and g the diagonal of A A^T (1 for a mask, 1/f^2 for f x f average pooling).
 For Gaussian data with the ideal denoiser and A A^T = g I this is the exact conditional score. zeta (default 1)
 scales the correction. Unlike Chung et al.'s step zeta' / ||y - A x_hat_0|| (their Algorithm 1, App. C), the
-weight follows from the stated measurement noise, and the move of x_hat_0 towards y per step is at most a
-fraction sigma_t^2 / (sigma_y^2 + sigma_t^2) <= 1 of the residual where J ~ I: no step overshoots, at any
-number of sampling steps.
+weight follows from the stated measurement noise. The correction moves the samplers' clean-data estimate by
+Delta = zeta sigma_t^2 grad / alpha_t; where ||A Delta|| exceeds the Gaussian-conjugate move
+||g r_t^2 / (sigma_y^2 + g r_t^2) (y - A x_hat_0)|| it is scaled down to it, per item. With the ideal denoiser of
+independent Gaussian pixels the two are equal (no effect); an untrained or poor network whose J is ~ I / alpha_t
+would otherwise overshoot by ~ 1 / alpha_t^2 at high noise and diverge in a few steps.
 """
 
 from __future__ import annotations
@@ -74,6 +76,10 @@ class Downsample:
 Operator = Mask | Downsample
 
 
+def _norms(x: Tensor) -> Tensor:
+    return x.flatten(1).norm(dim=1)
+
+
 def posterior_eps_model(model: EpsModel, schedule: Tensor, operator: Operator, y: Tensor, noise_std: Tensor | float,
                         prior_variance: float = 1.0, zeta: float = 1.0) -> EpsModel:
     """Wrap an eps-model so that samplers draw from p(x | y) (see the module docstring).
@@ -94,8 +100,13 @@ def posterior_eps_model(model: EpsModel, schedule: Tensor, operator: Operator, y
             eps = model(z_in, t)
             x0 = (z_in - s * eps) / a
             resid = y - operator(x0)
-            log_lik = -(resid.square() / (2 * (var_y + operator.gain * r2))).sum()  # items independent: one backward
+            var = var_y + operator.gain * r2
+            log_lik = -(resid.square() / (2 * var)).sum()  # items independent: one backward
             (grad,) = torch.autograd.grad(log_lik, z_in)
-        return (eps.detach() - zeta * s * grad).to(z.dtype)
+        resid = resid.detach()
+        move = _norms(operator(zeta * s**2 / a * grad))
+        conjugate = _norms(operator.gain * r2 / var * resid)
+        cap = (conjugate / move.clamp_min(torch.finfo(move.dtype).tiny)).clamp(max=1.0)
+        return (eps.detach() - cap.view(-1, *[1] * (z.dim() - 1)) * zeta * s * grad).to(z.dtype)
 
     return wrapped
