@@ -34,7 +34,7 @@ class IdealNet(nn.Module):
         g = self.method[0].gamma[(t * self.method[0].config.timesteps).round().long()].view(-1, 1, 1, 1).float()
         a, s = alpha(g), sigma(g)
         eps = s * (z - a * self.mu) / (a**2 * self.var + s**2)
-        return convert(eps, "eps", self.kind, z, a, s)
+        return convert(eps, "eps", self.kind, z, a, s) + 0 * self.dummy
 
 
 MU = torch.linspace(-0.6, 0.6, 64).reshape(1, 1, 8, 8)  # model units
@@ -54,6 +54,21 @@ def test_method_samples_gaussian_data_with_the_ideal_network(sampler, kind):
     assert (x.mean(0) - (MU[0] + 1) / 2).abs().mean() < 0.006  # std of a mean: 0.15 / sqrt(3000) = 0.003
     # measured 0.0005-0.0012; std of a variance estimate 0.0225 sqrt(2 / 3000) = 0.0006
     assert (x.var(0) - VAR / 4).abs().mean() < 0.002, float((x.var(0) - VAR / 4).abs().mean())
+
+
+def test_training_targets_match_the_parametrisation():
+    """The ideal network of kind k has the lowest training loss under parametrisation k (it is the minimiser of
+    the expected squared error to k's target), so the target of each parametrisation is the right one."""
+    x = (MU + VAR**0.5 * torch.randn(512, 1, 8, 8, generator=torch.Generator().manual_seed(0)) + 1) / 2
+    for kind in ("eps", "x0", "v"):
+        losses = {}
+        for net_kind in ("eps", "x0", "v"):
+            method = FieldDiffusion(FieldDiffusionConfig(**TINY, parametrisation=kind), info())
+            method.net = IdealNet(method, MU, VAR, net_kind)
+            torch.manual_seed(0)  # the same t and noise for every network
+            losses[net_kind] = method.train_step({"x": x}, 0, SimpleStepper(method.optimizers(TrainConfig())))["loss"]
+        others = min(v for k, v in losses.items() if k != kind)
+        assert losses[kind] < 0.9 * others, (kind, losses)
 
 
 def test_unbounded_fields_are_standardised_and_spins_snapped():
