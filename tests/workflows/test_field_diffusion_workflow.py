@@ -98,7 +98,6 @@ def test_inpainting_command_writes_posterior_samples(run, tmp_path):
 def test_inpainting_input_errors_are_one_line_naming_the_file(run, tmp_path, case, message):
     images = np.zeros((2, 3, 16, 16), np.float32)
     mask = np.ones((2, 16, 16), np.float32)
-    extra = {}
     if case == "missing_key":
         np.savez(tmp_path / "mask.npz", observed=mask, other=mask)
     elif case == "mask_shape":
@@ -116,7 +115,6 @@ def test_inpainting_input_errors_are_one_line_naming_the_file(run, tmp_path, cas
             "--steps", 2, "--n", 1]
     if case == "mask_without_input":
         args = ["sample", run, "--mask", tmp_path / "mask.npz"]
-    del extra
     result = cli(*args)
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.strip().splitlines() if line.startswith("error")]
