@@ -59,6 +59,8 @@ METHODS = Registry(
         "vae": Entry("gensci.methods.vae:VAE", "Gaussian (beta-)VAE with analytic KL"),
         "gan": Entry("gensci.methods.gan:GAN", "GAN family: minimax, acgan, wgan-gp, wgan-div"),
         "edm": Entry("gensci.methods.edm:EDM", "E(3)-equivariant diffusion of 3D molecules (EGNN denoiser)"),
+        "diffusion": Entry("gensci.methods.field_diffusion:FieldDiffusion",
+                           "DDPM-style diffusion on grids (images, fields, lattices) with a U-Net; DDIM, Langevin, DPS"),
         "midi": Entry("gensci.methods.midi:MiDi",
                       "3D molecules with bonds and charges: flow matching (SemlaFlow) or MiDi diffusion"),
     },
