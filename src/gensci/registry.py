@@ -61,6 +61,8 @@ METHODS = Registry(
         "edm": Entry("gensci.methods.edm:EDM", "E(3)-equivariant diffusion of 3D molecules (EGNN denoiser)"),
         "midi": Entry("gensci.methods.midi:MiDi",
                       "3D molecules with bonds and charges: flow matching (SemlaFlow) or MiDi diffusion"),
+        "sequence-vae": Entry("gensci.methods.sequence_vae:SequenceVAE",
+                              "DeepSequence-style VAE over aligned sequences: mutation effects as ELBO differences"),
     },
 )
 
@@ -93,6 +95,8 @@ DATASETS = Registry(
             "2,158 real FIRST radio-galaxy images in 4 classes (firstgalaxydata package, optional)",
         ),
         "images": Entry("gensci.data.images:ImageFolderData", "your own images: one subfolder per class"),
+        "potts": Entry("gensci.data.potts:PottsData",
+                       "simulated protein family (Potts model + MCMC, exact mutation effects), or your A2M/FASTA"),
     },
 )
 
@@ -103,6 +107,8 @@ WORKFLOWS = Registry(
         "radio": Entry("gensci.workflows.radio:RadioWorkflow", "denoise radio traces"),
         "molecules": Entry("gensci.workflows.molecules:MoleculeWorkflow", "3D molecules"),
         "images": Entry("gensci.workflows.images:ImageWorkflow", "images with class labels"),
+        "sequence_family": Entry("gensci.workflows.sequence_family:SequenceFamilyWorkflow",
+                                 "aligned protein families: mutation effects against PWM and Potts baselines"),
     },
 )
 
