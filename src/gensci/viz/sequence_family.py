@@ -18,7 +18,7 @@ def plot_effect_scatter(preds: dict[str, dict[str, np.ndarray]], truth: dict[str
     gives n, Spearman's rho and its 95 % bootstrap interval over mutants; at most `max_points` points are drawn
     (a seeded subset), the statistics use all."""
     rows = [(k, label) for k, label in ROWS if k in truth]
-    fig, axes = plt.subplots(len(rows), len(preds), figsize=(3.4 * len(preds), 3.0 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), len(preds), figsize=(3.6 * len(preds), 3.8 * len(rows)), squeeze=False)
     rng = np.random.default_rng(0)
     for r, (key, label) in enumerate(rows):
         for c, (prefix, pred) in enumerate(preds.items()):
@@ -36,5 +36,7 @@ def plot_effect_scatter(preds: dict[str, dict[str, np.ndarray]], truth: dict[str
             ax.set_xlabel("true effect (-ΔE)", fontsize=8)
             ax.set_ylabel("predicted", fontsize=8)
             ax.tick_params(labelsize=7)
-    fig.suptitle("mutation effects of the wild type: predicted vs true (95 % bootstrap intervals)", fontsize=9)
+    fig.suptitle("mutation effects of the wild type: predicted vs true; Spearman ρ [95 % bootstrap interval over mutants]",
+                 fontsize=9)
+    fig.tight_layout()
     return save_figure(fig, path)

@@ -52,9 +52,10 @@ class SequenceFamilyWorkflow(Workflow):
         scorers = scorers_for(method, data, options.seed)
         test = data.test.tensors["seq"]
         out: dict[str, Any] = {"n_sequences": len(data.train), "neff": info["neff"], "n_excluded": info["n_excluded"],
-                               "test_elbo": float(scorers[""](test).mean()),
-                               "baseline_test_log_likelihood": float(scorers["baseline_"](test).mean()),
                                "elbo_samples": ELBO_SAMPLES}
+        if len(test):  # held-out sequences: mean ELBO (a bound on log p) beside the PWM's exact log-likelihood
+            out |= {"test_elbo": float(scorers[""](test).mean()),
+                    "baseline_test_log_likelihood": float(scorers["baseline_"](test).mean()), "n_test": len(test)}
         mutants = mutant_set(run.config.data, info["wild_type"])
         if mutants is None:
             self.messages.append("no true mutation effects for a user's alignment: held-out likelihoods only; "
