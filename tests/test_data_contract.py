@@ -15,6 +15,7 @@ TINY = {
     "qm9-graph": {"limit_train": 32, "limit_eval": 8},
     "galaxies": {"n_per_class": 4, "n_valid_per_class": 2, "n_test_per_class": 2, "image_size": 16, "cache": False},
     "toy": {},
+    "potts": {"length": 6, "n_sequences": 40, "n_heldout": 10, "chains": 10, "burn_in": 5, "cache": False},
 }
 NEEDS_FILES = {"radio-file", "images", "first"}  # covered by their own tests with files made there
 

@@ -63,6 +63,8 @@ METHODS = Registry(
                            "DDPM-style diffusion on grids (images, fields, lattices) with a U-Net; DDIM, Langevin, DPS"),
         "midi": Entry("gensci.methods.midi:MiDi",
                       "3D molecules with bonds and charges: flow matching (SemlaFlow) or MiDi diffusion"),
+        "sequence-vae": Entry("gensci.methods.sequence_vae:SequenceVAE",
+                              "DeepSequence-style VAE over aligned sequences: mutation effects as ELBO differences"),
     },
 )
 
@@ -95,6 +97,8 @@ DATASETS = Registry(
             "2,158 real FIRST radio-galaxy images in 4 classes (firstgalaxydata package, optional)",
         ),
         "images": Entry("gensci.data.images:ImageFolderData", "your own images: one subfolder per class"),
+        "potts": Entry("gensci.data.potts:PottsData",
+                       "simulated protein family (Potts model + MCMC, exact mutation effects), or your A2M/FASTA"),
     },
 )
 
@@ -105,6 +109,8 @@ WORKFLOWS = Registry(
         "radio": Entry("gensci.workflows.radio:RadioWorkflow", "denoise radio traces"),
         "molecules": Entry("gensci.workflows.molecules:MoleculeWorkflow", "3D molecules"),
         "images": Entry("gensci.workflows.images:ImageWorkflow", "images with class labels"),
+        "sequence_family": Entry("gensci.workflows.sequence_family:SequenceFamilyWorkflow",
+                                 "aligned protein families: mutation effects against PWM and Potts baselines"),
     },
 )
 
