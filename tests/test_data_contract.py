@@ -14,6 +14,7 @@ TINY = {
     "qm9-bonds": {"limit_train": 32, "limit_eval": 8},
     "qm9-graph": {"limit_train": 32, "limit_eval": 8},
     "galaxies": {"n_per_class": 4, "n_valid_per_class": 2, "n_test_per_class": 2, "image_size": 16, "cache": False},
+    "records": {},
     "toy": {},
 }
 NEEDS_FILES = {"radio-file", "images", "first"}  # covered by their own tests with files made there

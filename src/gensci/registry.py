@@ -93,6 +93,8 @@ DATASETS = Registry(
             "2,158 real FIRST radio-galaxy images in 4 classes (firstgalaxydata package, optional)",
         ),
         "images": Entry("gensci.data.images:ImageFolderData", "your own images: one subfolder per class"),
+        "records": Entry("gensci.data.records:RecordsData",
+                         "clinical records with gaps (MCAR/MAR/MNAR): breast-cancer, diabetes or your CSV (data.path)"),
     },
 )
 
@@ -103,6 +105,7 @@ WORKFLOWS = Registry(
         "radio": Entry("gensci.workflows.radio:RadioWorkflow", "denoise radio traces"),
         "molecules": Entry("gensci.workflows.molecules:MoleculeWorkflow", "3D molecules"),
         "images": Entry("gensci.workflows.images:ImageWorkflow", "images with class labels"),
+        "records": Entry("gensci.workflows.records:RecordsWorkflow", "records with gaps: impute, predict the disease"),
     },
 )
 

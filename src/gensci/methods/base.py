@@ -11,7 +11,8 @@ this interface, never a concrete method:
 - `capabilities`: what else it can do, so callers ask instead of probing with hasattr. Names:
   "sample", "conditional" (sample by class or value), "chain" (a denoising trajectory),
   "log_likelihood" (a bound on log p per item), "elbo", "reconstruct", "interpolate",
-  "anomaly_score", "denoise", "encode", "decode".
+  "anomaly_score", "denoise", "encode", "decode", "impute" (fill the gaps of
+  records: `impute(x, observed)`), "classify" (class probabilities of data: `classify(x)`).
 - `sampling_options`: which of `SamplingOptions`' fields apply ("steps", "sampler"); batch_size
   always does.
 - `__init__(config, info)`: builds the networks from hyper-parameters and the data set's plain
