@@ -46,6 +46,20 @@ def test_masking_dae_beats_mean_imputation_on_correlated_records():
     assert imputation_rmse(filled.numpy(), test["target"].numpy(), hidden) < 0.5 * mean_rmse
 
 
+def test_masking_noise_hides_observed_entries_from_the_network():
+    torch.manual_seed(0)
+    dae = DAE(DAEConfig(net="mlp", noise="masking", mask_rate=0.4, hidden=[16]), INFO)
+    seen = []
+    forward = dae.net.forward
+    dae.net.forward = lambda x, mask=None: (seen.append((x.detach(), mask)), forward(x, mask))[1]
+    batch = toy_records(2000, 0)
+    dae.train_step(batch, 0, SimpleStepper(dae.optimizers(TrainConfig())))
+    x_in, mask_in = seen[0]
+    observed = batch["observed"]
+    assert not (mask_in & ~observed).any() and (x_in[~mask_in] == 0).all()
+    assert float((observed & ~mask_in).sum() / observed.sum()) == pytest.approx(0.4, abs=0.02)
+
+
 def test_masking_noise_needs_vectors_and_a_denoiser_does_not_impute():
     with pytest.raises(ValueError, match="masking noise"):
         DAEConfig(noise="masking")
