@@ -25,8 +25,9 @@ import numpy as np
 import torch
 
 from gensci import api
-from gensci.metrics.records import CLASSIFICATION_KEYS, bootstrap_intervals, classification_metrics, imputation_rmse
-from gensci.workflows.records import impute_baselines, roc_inputs
+from gensci.metrics.records import (CLASSIFICATION_KEYS, bootstrap_intervals, bootstrap_rmse, classification_metrics,
+                                    imputation_rmse)
+from gensci.workflows.records import imputations, roc_inputs
 
 MECHANISMS = ("mcar", "mar", "mnar")
 RATES = (0.1, 0.3, 0.5)
@@ -39,28 +40,11 @@ def fresh(path: Path) -> Path:
     return path
 
 
-def imputations(run) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    data = run.data
-    tr = {k: v.numpy() for k, v in data.train.tensors.items()}
-    te = {k: v.numpy() for k, v in data.test.tensors.items()}
-    method = run.method()
-    filled = {"method": method.impute(data.test.tensors["x"], data.test.tensors["observed"]).numpy()}
-    zero = -(te["offset"][0] / te["scale"][0])
-    filled |= impute_baselines(tr["x"], tr["observed"], te["x"], te["observed"], zero, seed=0)
-    return filled, te
-
-
 def rmse_with_interval(filled: dict[str, np.ndarray], te: dict[str, np.ndarray], n_boot: int = 1000):
-    rng = np.random.default_rng(0)
     point = {k: imputation_rmse(v, te["target"], te["hidden"]) for k, v in filled.items()}
-    draws = {k: [] for k in filled}
-    for _ in range(n_boot):
-        i = rng.integers(0, len(te["target"]), len(te["target"]))
-        for k, v in filled.items():
-            draws[k].append(imputation_rmse(v[i], te["target"][i], te["hidden"][i]))
+    draws = bootstrap_rmse(filled, te["target"], te["hidden"], n_boot, seed=0)
     ci = {k: np.quantile(d, [0.025, 0.975]) for k, d in draws.items()}
-    beats_mean = float(np.mean(np.array(draws["method"]) < np.array(draws["mean"])))
-    return point, ci, beats_mean
+    return point, ci, float(np.mean(draws["method"] < draws["mean"]))
 
 
 def part_imputation(out: Path, lines: list[str]) -> None:
@@ -75,7 +59,7 @@ def part_imputation(out: Path, lines: list[str]) -> None:
             t0 = time.process_time()
             run, _ = api.train("records-dae", out=fresh(out / f"dae-{mech}-{rate}"), progress=False,
                                overrides=[f"data.missing={mech}", f"data.missing_rate={rate}", "train.threads=1"])
-            filled, te = imputations(run)
+            filled, te = imputations(run.method(), run.data, seed=0)
             point, ci, beats = rmse_with_interval(filled, te)
             cells = [f"{point[k]:.3f} [{ci[k][0]:.3f}, {ci[k][1]:.3f}]" for k in IMPUTERS]
             best = min(point, key=point.get)

@@ -42,6 +42,15 @@ def imputation_rmse(filled: np.ndarray, truth: np.ndarray, hidden: np.ndarray) -
     return float(np.sqrt(np.mean(diff**2)))
 
 
+def bootstrap_rmse(filled: dict[str, np.ndarray], truth: np.ndarray, hidden: np.ndarray, n_boot: int = 1000,
+                   seed: int = 0) -> dict[str, np.ndarray]:
+    """imputation_rmse of each filling over `n_boot` resamples of the records (rows, with replacement), the
+    same resamples for every filling so they can be compared pairwise: name -> [n_boot]."""
+    rng = np.random.default_rng(seed)
+    rows = [rng.integers(0, len(truth), len(truth)) for _ in range(n_boot)]
+    return {k: np.array([imputation_rmse(v[i], truth[i], hidden[i]) for i in rows]) for k, v in filled.items()}
+
+
 def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
     """The five figures at `threshold` (predict the disease when p >= threshold); AUROC from p itself."""
     y = np.asarray(y).astype(int)

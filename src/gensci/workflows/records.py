@@ -24,7 +24,7 @@ from gensci.data.missingness import MECHANISMS
 from gensci.errors import UserError
 from gensci.files import atomic_write
 from gensci.methods.base import Method
-from gensci.metrics.records import (CLASSIFICATION_KEYS, bootstrap_intervals, classification_metrics,
+from gensci.metrics.records import (CLASSIFICATION_KEYS, bootstrap_intervals, bootstrap_rmse, classification_metrics,
                                     classifier_baselines, fit_logistic, impute_baselines, imputation_rmse)
 from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, Workflow, load_data
 
@@ -88,11 +88,15 @@ class RecordsWorkflow(Workflow):
         if "impute" in method.capabilities:
             grid = rmse_sweep(method, run.config)
             png = plot_rmse_grid(grid, figures / "records_rmse.png",
-                                 title=f"test split; the method was trained under {data.info['missing'].upper()} "
-                                       f"at {100 * data.info['missing_rate']:.0f} %")
+                                 title=f"{len(data.test)} test records; 95 % bootstrap intervals; the method was trained "
+                                       f"under {data.info['missing'].upper()} at {100 * data.info['missing_rate']:.0f} %, "
+                                       "the baselines refit for each panel and rate")
             sections.append(ReportSection("Imputation error by mechanism and rate",
                                           "RMSE on the hidden test entries, in train-split standard deviations.", [png]))
-        png = plot_roc(roc_inputs(method, data), figures / "records_roc.png", title=metrics.get("classifier", ""))
+        ci = metrics.get("auroc_interval")
+        title = (f"{len(data.test)} test records; method: {metrics.get('classifier', 'none')}"
+                 + (f"; its AUROC 95 % bootstrap interval [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""))
+        png = plot_roc(roc_inputs(method, data), figures / "records_roc.png", title=title)
         table = {k: {"method": metrics.get(k), **{b: metrics.get(f"baseline_{b}_{k}") for b in ("logreg", "gboost")}}
                  for k in CLASSIFICATION_KEYS}
         sections.append(ReportSection("Disease prediction on the test split", metrics.get("classifier", ""), [png],
@@ -109,8 +113,9 @@ def measure(method: Method, data: DataSplits, seed: int = 0) -> dict[str, Any]:
     test = data.test.tensors
     out: dict[str, Any] = {"n_test": len(test["label"]), "n_hidden_test": int(test["hidden"].sum()),
                            "missing": data.info["missing"], "missing_rate": data.info["missing_rate"]}
-    for name, value in measure_imputation(method, data, seed).items():
-        out["imputation_rmse" if name == "method" else f"baseline_{name}_rmse"] = value
+    filled, te = imputations(method, data, seed)
+    for name, f in filled.items():
+        out["imputation_rmse" if name == "method" else f"baseline_{name}_rmse"] = imputation_rmse(f, te["target"], te["hidden"])
     for name, (y, p) in roc_inputs(method, data, seed).items():
         out.update({(k if name == "method" else f"baseline_{name}_{k}"): v for k, v in classification_metrics(y, p).items()})
         if name == "method":
@@ -131,32 +136,35 @@ def roc_inputs(method: Method, data: DataSplits, seed: int = 0) -> dict[str, tup
     return out | {name: (y, q) for name, q in baselines.items()}
 
 
-def rmse_sweep(method: Method, config: ExperimentConfig, rates=SWEEP_RATES) -> dict[str, dict[str, dict[float, float]]]:
+def rmse_sweep(method: Method, config: ExperimentConfig, rates=SWEEP_RATES,
+               n_boot: int = 200) -> dict[str, dict[str, dict[float, tuple[float, float, float]]]]:
     """RMSE on the hidden test entries for every mechanism and rate: the trained method (as it is) and the
-    baselines (refit on each variant's train split). rmse[mechanism][name][rate]."""
-    grid: dict[str, dict[str, dict[float, float]]] = {}
+    baselines (refit on each variant's train split), with a 95 % bootstrap interval over the test records.
+    rmse[mechanism][name][rate] = (rmse, low, high)."""
+    grid: dict[str, dict[str, dict[float, tuple[float, float, float]]]] = {}
     for mech in MECHANISMS:
         for rate in rates:
             data = load_data(config.model_copy(update={"data": config.data.model_copy(update={"missing": mech,
                                                                                               "missing_rate": rate})}))
-            m = measure_imputation(method, data, config.seed)
-            for name, value in m.items():
-                grid.setdefault(mech, {}).setdefault(name, {})[rate] = value
+            filled, te = imputations(method, data, config.seed)
+            draws = bootstrap_rmse(filled, te["target"], te["hidden"], n_boot, config.seed)
+            for name, f in filled.items():
+                lo, hi = np.quantile(draws[name], [0.025, 0.975])
+                value = imputation_rmse(f, te["target"], te["hidden"])
+                grid.setdefault(mech, {}).setdefault(name, {})[rate] = (value, float(lo), float(hi))
     return grid
 
 
-def measure_imputation(method: Method, data: DataSplits, seed: int = 0) -> dict[str, float]:
-    """{"method": RMSE (an imputing method only), "zeros": ..., "mean": ..., "knn": ..., "mice": ...} on the
-    test split's hidden entries."""
+def imputations(method: Method, data: DataSplits, seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The test split filled by the method (an imputing one only: "method") and by each baseline, and the
+    test split's arrays (x, observed, target, hidden, ...)."""
     tr, te = _numpy(data.train.tensors), _numpy(data.test.tensors)
-    out = {}
+    filled = {}
     if "impute" in method.capabilities:
-        filled = method.impute(data.test.tensors["x"], data.test.tensors["observed"]).cpu().numpy()
-        out["method"] = imputation_rmse(filled, te["target"], te["hidden"])
+        filled["method"] = method.impute(data.test.tensors["x"], data.test.tensors["observed"]).cpu().numpy()
     zero = -(te["offset"][0] / te["scale"][0])
-    for name, f in impute_baselines(tr["x"], tr["observed"], te["x"], te["observed"], zero, seed).items():
-        out[name] = imputation_rmse(f, te["target"], te["hidden"])
-    return out
+    filled |= impute_baselines(tr["x"], tr["observed"], te["x"], te["observed"], zero, seed)
+    return filled, te
 
 
 def _method_probabilities(method: Method, train: dict, test: dict, seed: int) -> np.ndarray | None:
