@@ -76,7 +76,7 @@ def part_classification(out: Path, seeds: int, lines: list[str]) -> None:
     for seed in range(seeds):
         t0 = time.process_time()
         run, _ = api.train("records-acgan", out=fresh(out / f"acgan-{seed}"), progress=False, seed=seed,
-                           overrides=["train.threads=1"])
+                           overrides=["train.threads=1", f"data.seed={seed}"])
         for name, (y, p) in roc_inputs(run.method(), run.data, seed).items():
             for k, v in classification_metrics(y, p).items():
                 per[name][k].append(v)
