@@ -14,6 +14,7 @@ TINY = {
     "qm9-bonds": {"limit_train": 32, "limit_eval": 8},
     "qm9-graph": {"limit_train": 32, "limit_eval": 8},
     "galaxies": {"n_per_class": 4, "n_valid_per_class": 2, "n_test_per_class": 2, "image_size": 16, "cache": False},
+    "records": {},
     "toy": {},
     "potts": {"length": 6, "n_sequences": 40, "n_heldout": 10, "chains": 10, "burn_in": 5, "cache": False},
 }

@@ -99,6 +99,8 @@ DATASETS = Registry(
         "images": Entry("gensci.data.images:ImageFolderData", "your own images: one subfolder per class"),
         "potts": Entry("gensci.data.potts:PottsData",
                        "simulated protein family (Potts model + MCMC, exact mutation effects), or your A2M/FASTA"),
+        "records": Entry("gensci.data.records:RecordsData",
+                         "clinical records with gaps (MCAR/MAR/MNAR): breast-cancer, diabetes or your CSV (data.path)"),
     },
 )
 
@@ -111,6 +113,7 @@ WORKFLOWS = Registry(
         "images": Entry("gensci.workflows.images:ImageWorkflow", "images with class labels"),
         "sequence_family": Entry("gensci.workflows.sequence_family:SequenceFamilyWorkflow",
                                  "aligned protein families: mutation effects against PWM and Potts baselines"),
+        "records": Entry("gensci.workflows.records:RecordsWorkflow", "records with gaps: impute, predict the disease"),
     },
 )
 

@@ -12,7 +12,8 @@ this interface, never a concrete method:
   "sample", "conditional" (sample by class or value), "chain" (a denoising trajectory),
   "log_likelihood" (a bound on log p per item), "elbo", "reconstruct", "interpolate",
   "anomaly_score", "denoise", "encode", "decode", "inpaint" (posterior samples given some pixels),
-  "super_resolve" (posterior samples given block means).
+  "super_resolve" (posterior samples given block means), "impute" (fill the gaps of records:
+  `impute(x, observed)`), "classify" (class probabilities of data: `classify(x)`).
 - `sampling_options`: which of `SamplingOptions`' fields apply ("steps", "sampler", "guidance"); batch_size
   always does.
 - `__init__(config, info)`: builds the networks from hyper-parameters and the data set's plain

@@ -25,6 +25,13 @@ et al. with fresh real data at every critic iteration. Logged: d_loss, g_loss (t
 at this step's fakes; G is stepped only on generator steps), gp or div, wasserstein (E[s_real] -
 E[s_fake], Wasserstein objectives), class_loss (AC-GAN), and loss = d_loss (it is updated every step).
 
+Networks (`GANConfig.net`): "dcgan" for images x [C, S, S] (gensci.nets.conv2d), "mlp" for records
+x [D] (gensci.nets.mlp; Hwang, Choi & Yoon 2017, arXiv:1711.04126, use an AC-GAN on health records).
+With `mask_gaps` (records with gaps, batch key `observed`), a fake takes the real batch's values where
+that record is unobserved, so D sees the same gap pattern in real and fake records and cannot tell them
+apart by their gaps; the masking of generated data follows MisGAN (Li, Jiang & Marlin 2019, ICLR, Sec. 3).
+An AC-GAN's auxiliary head then classifies records with gaps: `classify(x)`.
+
 `conditional: true` makes G (and, outside AC-GAN, D by input one-hot channels) take the class.
 Fake labels during training are the real batch's labels, so generated classes follow the data's mix.
 """
@@ -42,6 +49,7 @@ from gensci.config import MethodConfig, TrainConfig
 from gensci.errors import UserError
 from gensci.methods.base import Method, adamw
 from gensci.nets.conv2d import DCGANDiscriminator, DCGANGenerator, dcgan_init
+from gensci.nets.mlp import MLPDiscriminator, MLPGenerator
 from gensci.ops.random import sample_normal
 from gensci.ops.ranges import ValueMap
 from gensci.spec import Requirements, TensorSpec
@@ -71,6 +79,9 @@ DEFAULTS: dict[str, tuple[float, float, tuple[float, float]]] = {
 class GANConfig(MethodConfig):
     name: Literal["gan"] = "gan"
     objective: Objective = "minimax"
+    net: Literal["dcgan", "mlp"] = Field("dcgan", description="dcgan: images [C, S, S]; mlp: records [D]")
+    depth: int = Field(2, ge=1, description="mlp: hidden layers of G and D")
+    mask_gaps: bool = Field(False, description="fakes take the real batch's values where its `observed` is False")
     conditional: bool = Field(False, description="class-conditional G (and D); acgan implies it")
     latent_dim: int = Field(100, ge=1, description="100 in DCGAN")
     g_width: int = Field(32, ge=1, description="generator channels at full resolution (doubling per stage down)")
@@ -154,7 +165,8 @@ def wgan_div_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
 class GAN(Method):
     """One GAN method; `objective` picks minimax / AC-GAN / WGAN-GP / WGAN-div (module docstring).
 
-    Shapes: images x [B, C, H, W] in the declared range; z [B, latent_dim]; labels [B] int64.
+    Shapes: images x [B, C, H, W] (records x [B, D] with net="mlp") in the declared range; z [B, latent_dim];
+    labels [B] int64.
     """
 
     Config = GANConfig
@@ -162,37 +174,46 @@ class GAN(Method):
 
     @classmethod
     def requires(cls, config: GANConfig) -> Requirements:
-        items = {"x": TensorSpec(("C", "S", "S"))}
-        info = {"channels", "image_size"}
+        shape = ("C", "S", "S") if config.net == "dcgan" else ("D",)
+        items = {"x": TensorSpec(shape)}
+        info = {"channels", "image_size"} if config.net == "dcgan" else {"n_features"}
         if config.is_conditional:
             items["label"], info = TensorSpec((), "int"), info | {"n_classes"}
+        if config.mask_gaps:
+            items["observed"] = TensorSpec(shape, "bool")
         return Requirements(items, frozenset(info), ranges=frozenset({"x"}))
 
     @classmethod
     def sample_spec(cls, config: GANConfig, info: dict[str, Any]) -> dict[str, TensorSpec]:
-        c, s = int(info["channels"]), int(info["image_size"])
-        return {"x": TensorSpec((c, s, s))} | ({"label": TensorSpec((), "int")} if config.is_conditional else {})
+        shape = _item_shape(config, info)
+        return {"x": TensorSpec(shape)} | ({"label": TensorSpec((), "int")} if config.is_conditional else {})
 
     def __init__(self, config: GANConfig, info: dict[str, Any]):
         super().__init__(config, info)
-        c, s = int(info["channels"]), int(info["image_size"])
         k = int(info.get("n_classes") or 0)
         if config.is_conditional and k < 2:
             raise ValueError(f"a conditional GAN needs a data set with classes; info says n_classes={k}")
         self.n_classes = k if config.is_conditional else 0
         acgan = config.objective == "acgan"
         d_norm = config.d_norm if config.d_norm != "auto" else ("layer" if config.objective in WASSERSTEIN else "batch")
-        self.generator = DCGANGenerator(config.latent_dim, c, s, config.g_width, self.n_classes, config.embed_dim)
-        self.discriminator = DCGANDiscriminator(
-            c, s, config.d_width, d_norm, n_classes=0 if acgan else self.n_classes, aux_classes=self.n_classes if acgan else 0
-        )
-        self.generator.apply(dcgan_init)
-        self.discriminator.apply(dcgan_init)
+        d_classes, aux_classes = (0, self.n_classes) if acgan else (self.n_classes, 0)
+        if config.net == "dcgan":
+            c, s = int(info["channels"]), int(info["image_size"])
+            self.generator = DCGANGenerator(config.latent_dim, c, s, config.g_width, self.n_classes, config.embed_dim)
+            self.discriminator = DCGANDiscriminator(c, s, config.d_width, d_norm, d_classes, aux_classes)
+            self.generator.apply(dcgan_init)
+            self.discriminator.apply(dcgan_init)
+        else:  # PyTorch's default initialisation: dcgan_init's N(0, 0.02) is DCGAN's choice for conv nets
+            d = int(info["n_features"])
+            self.generator = MLPGenerator(config.latent_dim, d, config.g_width, self.n_classes, config.embed_dim,
+                                          depth=config.depth)
+            self.discriminator = MLPDiscriminator(d, config.d_width, d_norm, d_classes, aux_classes, config.depth)
         self.value_map = ValueMap.from_info(info, "x")
         if info.get("pixel_mean") is not None:  # start at the data's mean level (DCGANGenerator.set_output_bias)
             self.generator.set_output_bias(self.value_map.raw(torch.as_tensor(info["pixel_mean"])))
-        if self.n_classes:  # this instance also samples by class
-            self.capabilities = frozenset({"sample", "conditional"})
+        caps = {"sample"} | ({"conditional"} if self.n_classes else set()) | ({"classify"} if acgan else set())
+        if caps != {"sample"}:  # this instance also samples by class / classifies
+            self.capabilities = frozenset(caps)
 
     def optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
         lr_g, lr_d, betas = DEFAULTS[self.config.objective]
@@ -231,6 +252,8 @@ class GAN(Method):
         labels = batch["label"] if self.n_classes else None
         z = torch.randn(len(real), cfg.latent_dim, device=real.device)
         fake = self.generate(z, labels)
+        if cfg.mask_gaps:  # the real records' gaps, with their fill values, in the fakes too (module docstring)
+            fake = torch.where(batch["observed"], fake, real)
         d_labels = None if cfg.objective == "acgan" else labels
         real_score, real_logits = self.discriminator(real, d_labels)
         fake_score, fake_logits = self.discriminator(fake.detach(), d_labels)
@@ -266,6 +289,19 @@ class GAN(Method):
         return loss
 
     @torch.no_grad()
+    def classify(self, x: Tensor, batch_size: int = 500) -> Tensor:
+        """The AC-GAN discriminator's class probabilities: x [B, ...] (as in training) -> [B, K], on x's device."""
+        if self.config.objective != "acgan":
+            raise UserError("only an AC-GAN's discriminator classifies (method.objective=acgan)")
+        was_training = self.discriminator.training
+        self.discriminator.eval()
+        try:
+            out = [self.discriminator(chunk.to(self.device))[1].softmax(-1).to(x.device) for chunk in x.split(batch_size)]
+        finally:
+            self.discriminator.train(was_training)
+        return torch.cat(out)
+
+    @torch.no_grad()
     def sample_batch(self, n: int, condition: Tensor | int | None, generator: torch.Generator | None,
                      options) -> dict[str, Tensor]:
         """{"x": [n, C, H, W]} (+ "label": [n] for conditional models).
@@ -287,3 +323,10 @@ class GAN(Method):
         if len(labels) != n or labels.min() < 0 or labels.max() >= self.n_classes:
             raise UserError(f"condition must be {n} labels in [0, {self.n_classes}); got {labels.tolist()[:10]}")
         return {"x": self.generate(z, labels), "label": labels}
+
+
+def _item_shape(config: GANConfig, info: dict[str, Any]) -> tuple[int, ...]:
+    if config.net == "mlp":
+        return (int(info["n_features"]),)
+    c, s = int(info["channels"]), int(info["image_size"])
+    return (c, s, s)
