@@ -107,6 +107,10 @@ def sample(
     batch_size: Optional[int] = typer.Option(None, help="samples drawn together"),
     max_tries: int = typer.Option(100, help="with --until-stable: give up after this many chains"),
     checkpoint: str = typer.Option("auto", help="best | last | auto (best.pt when the run kept one)"),
+    prototype: Optional[str] = typer.Option(None, help="SMILES models: --n valid variations of this molecule, "
+                                            "ranked by similarity"),
+    optimize: Optional[str] = typer.Option(None, help="SMILES models: latent optimisation of a property "
+                                           "(logp, qed, sa), each molecule re-scored by RDKit"),
 ) -> None:
     """Draw samples from a trained run (for a denoiser: denoise the test split or --input)."""
     from gensci import api
@@ -115,7 +119,7 @@ def sample(
 
     opened = open_run(run)
     options = SampleOptions(n, input, out_file, steps, chain, until_stable, class_label, seed, batch_size, sampler,
-                            max_tries, checkpoint)
+                            max_tries, checkpoint, prototype, optimize)
     paths = api.sample(opened, options)
     _say_checkpoint(opened)
     for message in opened.workflow.messages:
@@ -127,13 +131,13 @@ def sample(
 @app.command()
 @_guard
 def evaluate(
-    target: Optional[Path] = typer.Argument(None, help="run directory, shipped weights' name, or a molecule file (XYZ/SDF)"),
+    target: Optional[Path] = typer.Argument(None, help="run directory, shipped weights' name, or a molecule file (XYZ/SDF, or .smi: one SMILES per line)"),
     dataset: Optional[str] = typer.Option(None, help="evaluate a built-in data set itself: qm9 (EDM's protocol), "
                                           "qm9-bonds (both protocols), qm9-graph (predicted-bond protocol)"),
     split: str = typer.Option("train", help="with --dataset: train|valid|test"),
     limit: Optional[int] = typer.Option(None, help="with --dataset: only the first N molecules"),
     remove_h: bool = typer.Option(False, "--remove-h", help="with --dataset qm9: heavy atoms only"),
-    reference: Optional[Path] = typer.Option(None, help="with a molecule file: novelty against this file instead of QM9 train"),
+    reference: Optional[Path] = typer.Option(None, help="with a molecule file: novelty against this file instead of QM9 train (.smi: instead of the MOSES sets)"),
     n: Optional[int] = typer.Option(None, help="number of samples to evaluate"),
     steps: Optional[int] = typer.Option(None, help="sampling steps (diffusion)"),
     seed: int = typer.Option(0, help="sampling seed"),
@@ -156,6 +160,10 @@ def evaluate(
         run = open_run(target)
         metrics = api.evaluate(run, EvalOptions(n=n, steps=steps, seed=seed, sampler=sampler, checkpoint=checkpoint))
         _say_checkpoint(run)
+    elif target.exists() and target.suffix.lower() in (".smi", ".smiles", ".txt"):
+        from gensci.workflows.smiles import evaluate_smiles_file
+
+        metrics = evaluate_smiles_file(target, reference=reference)
     elif target.exists():
         from gensci.workflows.molecule_files import evaluate_file
 

@@ -61,6 +61,8 @@ METHODS = Registry(
         "edm": Entry("gensci.methods.edm:EDM", "E(3)-equivariant diffusion of 3D molecules (EGNN denoiser)"),
         "midi": Entry("gensci.methods.midi:MiDi",
                       "3D molecules with bonds and charges: flow matching (SemlaFlow) or MiDi diffusion"),
+        "smiles-vae": Entry("gensci.methods.smiles_vae:SmilesVAE",
+                            "SMILES VAE with a property head on the latent mean (chemical VAE, Gomez-Bombarelli 2018)"),
     },
 )
 
@@ -93,6 +95,9 @@ DATASETS = Registry(
             "2,158 real FIRST radio-galaxy images in 4 classes (firstgalaxydata package, optional)",
         ),
         "images": Entry("gensci.data.images:ImageFolderData", "your own images: one subfolder per class"),
+        "moses": Entry("gensci.data.smiles:MosesData",
+                       "MOSES benchmark SMILES (1.6M ZINC molecules; needs: pip install --no-deps molsets)"),
+        "qm9-smiles": Entry("gensci.data.smiles:QM9SmilesData", "QM9's 130,831 SMILES (canonical, RDKit) in EDM's split"),
     },
 )
 
@@ -103,6 +108,7 @@ WORKFLOWS = Registry(
         "radio": Entry("gensci.workflows.radio:RadioWorkflow", "denoise radio traces"),
         "molecules": Entry("gensci.workflows.molecules:MoleculeWorkflow", "3D molecules"),
         "images": Entry("gensci.workflows.images:ImageWorkflow", "images with class labels"),
+        "smiles": Entry("gensci.workflows.smiles:SmilesWorkflow", "molecules as SMILES strings"),
     },
 )
 

@@ -41,6 +41,8 @@ class SampleOptions:
     sampler: str | None = None  # a sampler name from the diffusion toolkit
     max_tries: int = 100  # with until_stable: give up after this many chains
     checkpoint: str = "auto"  # "best", "last", or "auto" (best when the run kept one)
+    prototype: str | None = None  # SMILES models: variations of this molecule
+    optimize: str | None = None  # SMILES models: latent optimisation of this property
 
     def sampling(self) -> SamplingOptions:
         return SamplingOptions(self.steps, self.sampler, self.batch_size)
