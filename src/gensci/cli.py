@@ -111,6 +111,8 @@ def sample(
                                             "ranked by similarity"),
     optimize: Optional[str] = typer.Option(None, help="SMILES models: latent optimisation of a property "
                                            "(logp, qed, sa), each molecule re-scored by RDKit"),
+    search: str = typer.Option("gradient", help="with --optimize: gradient (ascent on the property head, --n "
+                               "molecules) or bo (Gaussian-process Bayesian optimisation of the RDKit score, --n rounds)"),
 ) -> None:
     """Draw samples from a trained run (for a denoiser: denoise the test split or --input)."""
     from gensci import api
@@ -119,7 +121,7 @@ def sample(
 
     opened = open_run(run)
     options = SampleOptions(n, input, out_file, steps, chain, until_stable, class_label, seed, batch_size, sampler,
-                            max_tries, checkpoint, prototype, optimize)
+                            max_tries, checkpoint, prototype, optimize, search)
     paths = api.sample(opened, options)
     _say_checkpoint(opened)
     for message in opened.workflow.messages:

@@ -49,6 +49,13 @@ def test_optimize_and_prototype(run_dir):
     rows = list(csv.DictReader(open(run_dir / "samples" / "prototype_variations.csv")))
     sims = [float(r["similarity"]) for r in rows]
     assert len(rows) <= 3 and sims == sorted(sims, reverse=True) and all(r["smiles"] != "CCO" for r in rows)
+    result = runner.invoke(app, ["sample", str(run_dir), "--n", "3", "--optimize", "logp", "--search", "bo"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(open(run_dir / "samples" / "bo_logp.csv")))
+    assert len(rows) == 3 and {"iteration", "smiles", "logp"} <= set(rows[0])
+    result = runner.invoke(app, ["report", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert (run_dir / "figures" / "samples.png").exists() and (run_dir / "figures" / "interpolation.png").exists()
     result = runner.invoke(app, ["sample", str(run_dir), "--optimize", "colour"])
     assert result.exit_code == 2 and "colour" in result.output
     result = runner.invoke(app, ["sample", str(run_dir), "--prototype", "C1CC"])

@@ -43,6 +43,7 @@ class SampleOptions:
     checkpoint: str = "auto"  # "best", "last", or "auto" (best when the run kept one)
     prototype: str | None = None  # SMILES models: variations of this molecule
     optimize: str | None = None  # SMILES models: latent optimisation of this property
+    search: str = "gradient"  # with optimize: "gradient" (ascent on the property head) or "bo" (Bayesian optimisation)
 
     def sampling(self) -> SamplingOptions:
         return SamplingOptions(self.steps, self.sampler, self.batch_size)

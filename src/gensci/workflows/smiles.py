@@ -28,7 +28,7 @@ from gensci.errors import InputFileError, UserError
 from gensci.files import atomic_write
 from gensci.methods.base import Method, SamplingOptions
 from gensci.metrics.smiles import ReferenceStats, reference_statistics, smiles_metrics
-from gensci.workflows.base import EvalOptions, Run, SampleOptions, Workflow
+from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, Workflow
 
 DEFAULT_SAMPLES = 1000
 
@@ -52,11 +52,15 @@ class SmilesWorkflow(Workflow):
             rows = prototype_variations(method, run.info, options.prototype, n, options.seed)
             return [_write_table(options.out or run.samples_dir / "prototype_variations.csv", rows)]
         if options.optimize:
-            from gensci.workflows.smiles_latent import optimize_molecules
+            from gensci.workflows.smiles_latent import bayesian_optimize, optimize_molecules
 
-            rows, summary = optimize_molecules(method, run.info, options.optimize, n, options.seed)
+            if options.search not in ("gradient", "bo"):
+                raise UserError(f"--search {options.search!r}: expected gradient or bo")
+            search = optimize_molecules if options.search == "gradient" else bayesian_optimize
+            rows, summary = search(method, run.info, options.optimize, n, options.seed)
             self.messages.append(summary)
-            return [_write_table(options.out or run.samples_dir / f"optimized_{options.optimize}.csv", rows)]
+            name = "optimized" if options.search == "gradient" else "bo"
+            return [_write_table(options.out or run.samples_dir / f"{name}_{options.optimize}.csv", rows)]
         smiles = draw_smiles(method, run.info, n, options.seed, options.sampling())
         path = options.out or run.samples_dir / "samples.smi"
         atomic_write(path, "".join(s + "\n" for s in smiles))
@@ -73,6 +77,25 @@ class SmilesWorkflow(Workflow):
         data_config = run.config.data
         result = measure(smiles, data_reference(data_config), data_train_set(data_config))
         return result | method.describe_sampling(sampling) | {"seconds": round(time.perf_counter() - start, 2)}
+
+    def report(self, run: Run, metrics: dict[str, Any]) -> list[ReportSection]:
+        """Drawings of 16 samples, and a latent interpolation between the first two test molecules."""
+        from gensci.registry import DATASETS
+        from gensci.viz.smiles import draw_smiles_grid
+        from gensci.workflows.smiles_latent import interpolate_smiles
+
+        method = run.method()
+        smiles = draw_smiles(method, run.info, 16, seed=0, options=SamplingOptions())
+        grid = draw_smiles_grid(smiles, run.figures_dir / "samples.png", title="16 prior samples (seed 0)")
+        sections = [ReportSection("Samples", "Decoded from z ~ N(0, I) with the run's default sampler.", [grid])]
+        a, b = DATASETS.get(run.config.data.name).reference_smiles(run.config.data, "test")[:2]
+        try:
+            frames = interpolate_smiles(method, run.info, a, b)
+        except UserError as err:
+            return sections + [ReportSection("Latent interpolation", f"not drawn: {err}")]
+        strip = draw_smiles_grid([a, *frames, b], run.figures_dir / "interpolation.png", per_row=10,
+                                 title="test molecule A, 8 greedy decodes from mu(A) to mu(B), test molecule B")
+        return sections + [ReportSection("Latent interpolation", "Straight line between two posterior means.", [strip])]
 
     def headline(self, metrics: dict[str, Any]) -> dict[str, Any]:
         keys = ("validity", "unique_at_1000", "novelty", "int_div", "fcd", "snn")
