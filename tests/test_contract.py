@@ -59,6 +59,15 @@ def bonded_molecule_batch():
             "formal_charges": charges, "bonds": bonds}
 
 
+SMILES_INFO = {"vocabulary": ["<pad>", "<bos>", "<eos>", "C", "O", "N", "(", ")", "1", "="], "max_length": 12,
+               "properties": ["logp", "qed", "sa"], "property_mean": [1.0, 0.5, 3.0], "property_std": [1.0, 0.1, 0.5]}
+
+
+def smiles_batch():
+    tokens = torch.tensor([[1, 3, 3, 4, 2, 0, 0, 0, 0, 0, 0, 0], [1, 3, 6, 3, 4, 7, 5, 2, 0, 0, 0, 0]])
+    return {"tokens": tokens, "properties": torch.tensor([[0.5, 0.4, float("nan")], [1.5, 0.6, 2.5]])}
+
+
 CASES = {
     "dae": (RADIO_INFO, radio_batch, {}, {}),
     "vae": (IMAGE_INFO, image_batch, {"latent_dim": 4}, {}),
@@ -71,6 +80,8 @@ CASES = {
                      {}),
     "midi": (BONDED_INFO, bonded_molecule_batch, {"hidden_nf": 16, "message_nf": 8, "edge_nf": 8, "n_layers": 2},
              {"options": SamplingOptions(steps=4)}),
+    "smiles-vae": (SMILES_INFO, smiles_batch, {"latent_dim": 4, "embed_dim": 8, "encoder_hidden": 8, "decoder_hidden": 8,
+                                               "decoder_layers": 1}, {}),
 }
 
 

@@ -111,6 +111,12 @@ def sample(
     mask: Optional[Path] = typer.Option(None, "--mask", help="with --input: npz `mask` of observed pixels (1); "
                                         "writes posterior samples filling the rest (DPS)"),
     measurement_noise: Optional[float] = typer.Option(None, help="with --input: measurement noise std (data units)"),
+    prototype: Optional[str] = typer.Option(None, help="SMILES models: --n valid variations of this molecule, "
+                                            "ranked by similarity"),
+    optimize: Optional[str] = typer.Option(None, help="SMILES models: latent optimisation of a property "
+                                           "(logp, qed, sa), each molecule re-scored by RDKit"),
+    search: str = typer.Option("gradient", help="with --optimize: gradient (ascent on the property head, --n "
+                               "molecules) or bo (Gaussian-process Bayesian optimisation of the RDKit score, --n rounds)"),
 ) -> None:
     """Draw samples from a trained run (for a denoiser: denoise the test split or --input; for a diffusion model:
     posterior samples given --input images and their --mask, or super-resolve --input without a mask)."""
@@ -119,8 +125,10 @@ def sample(
     from gensci.workflows.shipped import open_run
 
     opened = open_run(run)
-    options = SampleOptions(n, input, out_file, steps, chain, until_stable, class_label, seed, batch_size, sampler,
-                            max_tries, checkpoint, guidance, mask, measurement_noise)
+    options = SampleOptions(n=n, input=input, out=out_file, steps=steps, chain=chain, until_stable=until_stable,
+                            class_label=class_label, seed=seed, batch_size=batch_size, sampler=sampler,
+                            max_tries=max_tries, checkpoint=checkpoint, guidance=guidance, mask=mask,
+                            measurement_noise=measurement_noise, prototype=prototype, optimize=optimize, search=search)
     paths = api.sample(opened, options)
     _say_checkpoint(opened)
     for message in opened.workflow.messages:
@@ -132,13 +140,13 @@ def sample(
 @app.command()
 @_guard
 def evaluate(
-    target: Optional[Path] = typer.Argument(None, help="run directory, shipped weights' name, or a molecule file (XYZ/SDF)"),
+    target: Optional[Path] = typer.Argument(None, help="run directory, shipped weights' name, or a molecule file (XYZ/SDF, or .smi: one SMILES per line)"),
     dataset: Optional[str] = typer.Option(None, help="evaluate a built-in data set itself: qm9 (EDM's protocol), "
                                           "qm9-bonds (both protocols), qm9-graph (predicted-bond protocol)"),
     split: str = typer.Option("train", help="with --dataset: train|valid|test"),
     limit: Optional[int] = typer.Option(None, help="with --dataset: only the first N molecules"),
     remove_h: bool = typer.Option(False, "--remove-h", help="with --dataset qm9: heavy atoms only"),
-    reference: Optional[Path] = typer.Option(None, help="with a molecule file: novelty against this file instead of QM9 train"),
+    reference: Optional[Path] = typer.Option(None, help="with a molecule file: novelty against this file instead of QM9 train (.smi: instead of the MOSES sets)"),
     n: Optional[int] = typer.Option(None, help="number of samples to evaluate"),
     steps: Optional[int] = typer.Option(None, help="sampling steps (diffusion)"),
     seed: int = typer.Option(0, help="sampling seed"),
@@ -163,6 +171,10 @@ def evaluate(
         metrics = api.evaluate(run, EvalOptions(n=n, steps=steps, seed=seed, sampler=sampler, checkpoint=checkpoint,
                                                        guidance=guidance))
         _say_checkpoint(run)
+    elif target.exists() and target.suffix.lower() in (".smi", ".smiles", ".txt"):
+        from gensci.workflows.smiles import evaluate_smiles_file
+
+        metrics = evaluate_smiles_file(target, reference=reference)
     elif target.exists():
         from gensci.workflows.molecule_files import evaluate_file
 

@@ -65,6 +65,8 @@ METHODS = Registry(
                       "3D molecules with bonds and charges: flow matching (SemlaFlow) or MiDi diffusion"),
         "sequence-vae": Entry("gensci.methods.sequence_vae:SequenceVAE",
                               "DeepSequence-style VAE over aligned sequences: mutation effects as ELBO differences"),
+        "smiles-vae": Entry("gensci.methods.smiles_vae:SmilesVAE",
+                            "SMILES VAE with a property head on the latent mean (chemical VAE, Gomez-Bombarelli 2018)"),
     },
 )
 
@@ -101,6 +103,9 @@ DATASETS = Registry(
                        "simulated protein family (Potts model + MCMC, exact mutation effects), or your A2M/FASTA"),
         "records": Entry("gensci.data.records:RecordsData",
                          "clinical records with gaps (MCAR/MAR/MNAR): breast-cancer, diabetes or your CSV (data.path)"),
+        "moses": Entry("gensci.data.smiles:MosesData",
+                       "MOSES benchmark SMILES (1.6M ZINC molecules; needs: pip install --no-deps molsets)"),
+        "qm9-smiles": Entry("gensci.data.smiles:QM9SmilesData", "QM9's 130,831 SMILES (canonical, RDKit) in EDM's split"),
     },
 )
 
@@ -114,6 +119,7 @@ WORKFLOWS = Registry(
         "sequence_family": Entry("gensci.workflows.sequence_family:SequenceFamilyWorkflow",
                                  "aligned protein families: mutation effects against PWM and Potts baselines"),
         "records": Entry("gensci.workflows.records:RecordsWorkflow", "records with gaps: impute, predict the disease"),
+        "smiles": Entry("gensci.workflows.smiles:SmilesWorkflow", "molecules as SMILES strings"),
     },
 )
 

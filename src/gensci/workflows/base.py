@@ -44,6 +44,9 @@ class SampleOptions:
     guidance: float | None = None  # classifier-free guidance scale (conditional diffusion)
     mask: Path | None = None  # with input: observed pixels (1) of the input images; posterior samples fill the rest
     measurement_noise: float | None = None  # with input: the measurement noise std in the data's units
+    prototype: str | None = None  # SMILES models: variations of this molecule
+    optimize: str | None = None  # SMILES models: latent optimisation of this property
+    search: str = "gradient"  # with optimize: "gradient" (ascent on the property head) or "bo" (Bayesian optimisation)
 
     def sampling(self) -> SamplingOptions:
         return SamplingOptions(self.steps, self.sampler, self.batch_size, self.guidance)
