@@ -93,6 +93,9 @@ DATASETS = Registry(
             "2,158 real FIRST radio-galaxy images in 4 classes (firstgalaxydata package, optional)",
         ),
         "images": Entry("gensci.data.images:ImageFolderData", "your own images: one subfolder per class"),
+        "lensing": Entry("gensci.data.lensing:LensingData",
+                         "lognormal weak-lensing convergence maps per cosmology (sigma8, Omega_m; 64x64 of 2')"),
+        "ising": Entry("gensci.data.ising:IsingData", "2D Ising lattices across T_c, Wolff-sampled (32x32, 10 temperatures)"),
     },
 )
 
@@ -103,6 +106,8 @@ WORKFLOWS = Registry(
         "radio": Entry("gensci.workflows.radio:RadioWorkflow", "denoise radio traces"),
         "molecules": Entry("gensci.workflows.molecules:MoleculeWorkflow", "3D molecules"),
         "images": Entry("gensci.workflows.images:ImageWorkflow", "images with class labels"),
+        "fields": Entry("gensci.workflows.fields:FieldWorkflow", "scalar fields: spectra, PDFs, Minkowski functionals, peaks"),
+        "lattices": Entry("gensci.workflows.lattices:LatticeWorkflow", "spin lattices: thermodynamics per temperature"),
     },
 )
 
