@@ -15,6 +15,10 @@ TINY = {
     "qm9-graph": {"limit_train": 32, "limit_eval": 8},
     "galaxies": {"n_per_class": 4, "n_valid_per_class": 2, "n_test_per_class": 2, "image_size": 16, "cache": False},
     "toy": {},
+    "lensing": {"map_size": 16, "sigma8": [0.7, 0.9], "n_per_cosmology": 4, "n_valid_per_cosmology": 2,
+                "n_test_per_cosmology": 2, "cache": False},
+    "ising": {"lattice_size": 16, "temperatures": [1.8, 3.0], "n_per_temperature": 4, "n_valid_per_temperature": 2,
+              "n_test_per_temperature": 2, "n_chains": 2, "burn_in_sweeps": 2, "pilot_sweeps": 10, "cache": False},
 }
 NEEDS_FILES = {"radio-file", "images", "first"}  # covered by their own tests with files made there
 
