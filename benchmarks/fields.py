@@ -2,7 +2,7 @@
 and short preset runs evaluated with the new keys. Results and commands: benchmarks/fields.md.
 
     python benchmarks/fields.py data                      # simulate (cached), data vs second draw
-    python benchmarks/fields.py run ising-dcgan lensing-vae --out runs/bench   # train + evaluate presets
+    python benchmarks/fields.py run ising-dcgan lensing-vae --max-steps 300   # train + evaluate presets
 
 Each step prints one JSON line; times are wall-clock on this machine (report `uptime` beside them).
 """
@@ -60,10 +60,11 @@ def data_vs_data(preset: str) -> dict:
             "second_draw_s": round(t2 - t1, 1), "n_test": {int(c): len(v) for c, v in b.items()}} | extra
 
 
-def train_and_evaluate(preset: str, out: Path, threads: int) -> dict:
+def train_and_evaluate(preset: str, out: Path, threads: int, max_steps: int | None) -> dict:
     torch.set_num_threads(threads)
     t0 = time.time()
-    run, result = api.train(preset, out=out / preset, overrides=[f"train.threads={threads}", "train.progress=false"])
+    overrides = [f"train.threads={threads}", "train.progress=false"] + ([f"train.max_steps={max_steps}"] if max_steps else [])
+    run, result = api.train(preset, out=out / preset, overrides=overrides)
     t1 = time.time()
     metrics = api.evaluate(run)
     api.report(run, metrics)
@@ -77,10 +78,11 @@ def main() -> None:
     parser.add_argument("presets", nargs="*", default=["lensing-vae", "ising-dcgan"])
     parser.add_argument("--out", type=Path, default=Path("runs/bench-fields"))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--max-steps", type=int, default=None, help="run: stop earlier than the preset")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     for preset in args.presets:
-        result = data_vs_data(preset) if args.what == "data" else train_and_evaluate(preset, args.out, args.threads)
+        result = data_vs_data(preset) if args.what == "data" else train_and_evaluate(preset, args.out, args.threads, args.max_steps)
         print(json.dumps(result), flush=True)
 
 
