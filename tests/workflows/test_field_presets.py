@@ -80,8 +80,12 @@ def test_conditional_lensing_vae_samples_and_reports_per_cosmology(tmp_path):
     assert (run / "figures" / "samples_per_condition.png").exists()
 
 
-def test_ising_report_plots_thermodynamics(tmp_path):
+def test_ising_report_plots_thermodynamics_and_compare(tmp_path):
     _, run = train_and_evaluate(tmp_path, "ising-dcgan")
+    _, vae = train_and_evaluate(tmp_path, "ising-vae")
+    result = runner.invoke(app, ["compare", str(run), str(vae), "--out", str(tmp_path / "compare.html")])
+    assert result.exit_code == 0, result.output
+    assert "observables_within_2sigma" in (tmp_path / "compare.html").read_text()
     result = runner.invoke(app, ["report", str(run)])
     assert result.exit_code == 0, result.output
     for name in ("observables.png", "correlations.png", "magnetisation.png", "samples_per_condition.png"):
