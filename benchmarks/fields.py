@@ -29,21 +29,21 @@ def split_by_label(split) -> dict[int, np.ndarray]:
     return {int(c): x[y == c] for c in np.unique(y)}
 
 
-def second_draw(preset: str, seed: int):
+def second_draw(preset: str, seed: int, overrides: list[str]):
     """The preset's data config with another seed and a token training split: an independent test split."""
-    cfg = load_config(preset)
+    cfg = load_config(preset, overrides)
     data = cfg.data.model_dump() | {"seed": seed}
     data |= {"n_per_temperature": 1, "n_valid_per_temperature": 1} if data["name"] == "ising" else {
         "n_per_cosmology": 1, "n_valid_per_cosmology": 1}
     return validate({"data": data, "method": cfg.method.model_dump()})
 
 
-def data_vs_data(preset: str) -> dict:
-    cfg = load_config(preset)
+def data_vs_data(preset: str, overrides: list[str]) -> dict:
+    cfg = load_config(preset, overrides)
     t0 = time.time()
     first = load_data(cfg)
     t1 = time.time()
-    second = load_data(second_draw(preset, seed=1))
+    second = load_data(second_draw(preset, 1, overrides))
     t2 = time.time()
     a, b = split_by_label(second.test), split_by_label(first.test)
     if cfg.data.name == "ising":
@@ -60,10 +60,10 @@ def data_vs_data(preset: str) -> dict:
             "second_draw_s": round(t2 - t1, 1), "n_test": {int(c): len(v) for c, v in b.items()}} | extra
 
 
-def train_and_evaluate(preset: str, out: Path, threads: int, max_steps: int | None) -> dict:
+def train_and_evaluate(preset: str, out: Path, threads: int, max_steps: int | None, overrides: list[str]) -> dict:
     torch.set_num_threads(threads)
     t0 = time.time()
-    overrides = [f"train.threads={threads}", "train.progress=false"] + ([f"train.max_steps={max_steps}"] if max_steps else [])
+    overrides = [f"train.threads={threads}", "train.progress=false"] + ([f"train.max_steps={max_steps}"] if max_steps else []) + overrides
     run, result = api.train(preset, out=out / preset, overrides=overrides)
     t1 = time.time()
     metrics = api.evaluate(run)
@@ -79,10 +79,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/bench-fields"))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-steps", type=int, default=None, help="run: stop earlier than the preset")
+    parser.add_argument("--set", action="append", default=[], help="config override key=value (all presets)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     for preset in args.presets:
-        result = data_vs_data(preset) if args.what == "data" else train_and_evaluate(preset, args.out, args.threads, args.max_steps)
+        result = (data_vs_data(preset, args.set) if args.what == "data"
+                  else train_and_evaluate(preset, args.out, args.threads, args.max_steps, args.set))
         print(json.dumps(result), flush=True)
 
 

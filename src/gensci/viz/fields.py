@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from gensci.metrics.fields import FieldStatistics
 from gensci.metrics.sample_variance import Comparison
@@ -38,6 +39,7 @@ def plot_field_statistics(comparisons: dict[str, Comparison], positions: FieldSt
     band_panel(ax, ell, comparisons["power"], scale=ell * (ell + 1) / (2 * np.pi))
     ax.set(xscale="log", yscale="log", xlabel="multipole l", ylabel="l(l+1) P(l) / 2π",
            title=f"power spectrum: {metrics['power_spectrum_within_2sigma']:.2f} within 2σ")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # decade labels only (minor ones overlap)
     ax = axes[0, 1]
     band_panel(ax, centres, comparisons["pdf"])
     ax.set(yscale="log", xlabel="κ", ylabel="fraction of pixels",
