@@ -12,7 +12,7 @@ from scipy.stats import norm
 
 from gensci.config import validate
 from gensci.data.convergence import Cosmology, convergence_power
-from gensci.data.lensing import LensingData, LensingDataConfig, LognormalModel, noise_sigma
+from gensci.data.lensing import LensingData, LensingDataConfig, LognormalModel, noise_sigma, simulate
 from gensci.metrics.fields import ell_bands, power_spectra
 from gensci.workflows.base import load_data
 
@@ -80,10 +80,14 @@ def test_sigma8_raises_the_spectrum_and_omega_m_the_shift():
 
 
 def test_shape_noise_adds_white_variance():
-    cfg = LensingDataConfig(map_size=16, shape_noise=True)
-    sigma = noise_sigma(cfg)
-    assert sigma == pytest.approx(0.26 / math.sqrt(30 * 4))  # sigma_e / sqrt(n_gal A_pix)
-    assert noise_sigma(LensingDataConfig(map_size=16)) == 0
+    sizes = {"map_size": 16, "n_per_cosmology": 40, "n_valid_per_cosmology": 2, "n_test_per_cosmology": 2}
+    noisy, clean = LensingDataConfig(shape_noise=True, **sizes), LensingDataConfig(**sizes)
+    sigma = noise_sigma(noisy)
+    assert sigma == pytest.approx(0.26 / math.sqrt(30 * 4)) and noise_sigma(clean) == 0  # sigma_e / sqrt(n_gal A_pix)
+    noise = simulate(noisy)["train_x"] - simulate(clean)["train_x"]  # same seeds: the same maps, plus noise
+    assert noise.std() == pytest.approx(sigma, rel=0.05)
+    _, power = power_spectra(noise, PIXEL)
+    assert power.mean(0).max() < 1.5 * power.mean(0).min()  # white
 
 
 def test_data_set_items_conditions_spec_and_cache(tmp_path, monkeypatch):
