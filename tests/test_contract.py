@@ -14,6 +14,14 @@ QM9_INFO = {"atom_types": ["H", "C", "N", "O", "F"], "atomic_numbers": [1, 6, 7,
             "n_nodes_hist": {"3": 2, "4": 3, "5": 1}}
 
 
+SEQUENCE_INFO = {"length": 7, "n_states": 21, "alphabet": "ACDEFGHIKLMNPQRSTVWY-"}
+
+
+def sequence_batch():
+    return {"seq": torch.randint(0, 21, (4, 7), generator=torch.Generator().manual_seed(0)),
+            "weight": torch.tensor([1.0, 0.5, 0.5, 1.0])}
+
+
 BONDED_INFO = {"atom_types": ["H", "C", "N", "O", "F"], "charge_values": [-1, 0, 1],
                "bond_types": ["none", "single", "double", "triple"], "max_n_atoms": 5,
                "n_nodes_hist": {"3": 2, "4": 3, "5": 1}, "atom_type_marginal": [0.5, 0.35, 0.06, 0.08, 0.01],
@@ -55,7 +63,12 @@ CASES = {
     "dae": (RADIO_INFO, radio_batch, {}, {}),
     "vae": (IMAGE_INFO, image_batch, {"latent_dim": 4}, {}),
     "gan": (IMAGE_INFO, image_batch, {"objective": "acgan"}, {}),
+    "diffusion": (IMAGE_INFO, image_batch, {"width": 8, "channel_mults": (1, 2), "n_res_blocks": 1, "timesteps": 10,
+                                            "condition": "class", "attention_resolutions": (8,)},
+                  {"options": SamplingOptions(steps=3, guidance=2.0)}),
     "edm": (QM9_INFO, molecule_batch, {"hidden_nf": 16, "n_layers": 1, "timesteps": 10}, {"options": SamplingOptions(steps=4)}),
+    "sequence-vae": (SEQUENCE_INFO, sequence_batch, {"latent_dim": 3, "encoder_hidden": [16], "decoder_hidden": [8, 16]},
+                     {}),
     "midi": (BONDED_INFO, bonded_molecule_batch, {"hidden_nf": 16, "message_nf": 8, "edge_nf": 8, "n_layers": 2},
              {"options": SamplingOptions(steps=4)}),
 }

@@ -19,6 +19,7 @@ TINY = {
                 "n_test_per_cosmology": 2, "cache": False},
     "ising": {"lattice_size": 16, "temperatures": [1.8, 3.0], "n_per_temperature": 4, "n_valid_per_temperature": 2,
               "n_test_per_temperature": 2, "n_chains": 2, "burn_in_sweeps": 2, "pilot_sweeps": 10, "cache": False},
+    "potts": {"length": 6, "n_sequences": 40, "n_heldout": 10, "chains": 10, "burn_in": 5, "cache": False},
 }
 NEEDS_FILES = {"radio-file", "images", "first"}  # covered by their own tests with files made there
 

@@ -107,15 +107,20 @@ def sample(
     batch_size: Optional[int] = typer.Option(None, help="samples drawn together"),
     max_tries: int = typer.Option(100, help="with --until-stable: give up after this many chains"),
     checkpoint: str = typer.Option("auto", help="best | last | auto (best.pt when the run kept one)"),
+    guidance: Optional[float] = typer.Option(None, help="classifier-free guidance (0 unconditional, 1 conditional)"),
+    mask: Optional[Path] = typer.Option(None, "--mask", help="with --input: npz `mask` of observed pixels (1); "
+                                        "writes posterior samples filling the rest (DPS)"),
+    measurement_noise: Optional[float] = typer.Option(None, help="with --input: measurement noise std (data units)"),
 ) -> None:
-    """Draw samples from a trained run (for a denoiser: denoise the test split or --input)."""
+    """Draw samples from a trained run (for a denoiser: denoise the test split or --input; for a diffusion model:
+    posterior samples given --input images and their --mask, or super-resolve --input without a mask)."""
     from gensci import api
     from gensci.workflows.base import SampleOptions
     from gensci.workflows.shipped import open_run
 
     opened = open_run(run)
     options = SampleOptions(n, input, out_file, steps, chain, until_stable, class_label, seed, batch_size, sampler,
-                            max_tries, checkpoint)
+                            max_tries, checkpoint, guidance, mask, measurement_noise)
     paths = api.sample(opened, options)
     _say_checkpoint(opened)
     for message in opened.workflow.messages:
@@ -139,6 +144,7 @@ def evaluate(
     seed: int = typer.Option(0, help="sampling seed"),
     sampler: Optional[str] = typer.Option(None, help="diffusion sampler (default: the run's method.sampler)"),
     checkpoint: str = typer.Option("auto", help="best | last | auto (best.pt when the run kept one)"),
+    guidance: Optional[float] = typer.Option(None, help="classifier-free guidance (conditional diffusion)"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON object on stdout"),
 ) -> None:
     """Measure a run, a molecule file or a data set; the statistics a scientist would check."""
@@ -154,7 +160,8 @@ def evaluate(
         _fail("give a run directory, a molecule file, or --dataset NAME")
     elif target.is_dir() or (not target.exists() and str(target) in shipped_names()):
         run = open_run(target)
-        metrics = api.evaluate(run, EvalOptions(n=n, steps=steps, seed=seed, sampler=sampler, checkpoint=checkpoint))
+        metrics = api.evaluate(run, EvalOptions(n=n, steps=steps, seed=seed, sampler=sampler, checkpoint=checkpoint,
+                                                       guidance=guidance))
         _say_checkpoint(run)
     elif target.exists():
         from gensci.workflows.molecule_files import evaluate_file

@@ -59,8 +59,12 @@ METHODS = Registry(
         "vae": Entry("gensci.methods.vae:VAE", "Gaussian (beta-)VAE with analytic KL"),
         "gan": Entry("gensci.methods.gan:GAN", "GAN family: minimax, acgan, wgan-gp, wgan-div"),
         "edm": Entry("gensci.methods.edm:EDM", "E(3)-equivariant diffusion of 3D molecules (EGNN denoiser)"),
+        "diffusion": Entry("gensci.methods.field_diffusion:FieldDiffusion",
+                           "DDPM-style diffusion on grids (images, fields, lattices) with a U-Net; DDIM, Langevin, DPS"),
         "midi": Entry("gensci.methods.midi:MiDi",
                       "3D molecules with bonds and charges: flow matching (SemlaFlow) or MiDi diffusion"),
+        "sequence-vae": Entry("gensci.methods.sequence_vae:SequenceVAE",
+                              "DeepSequence-style VAE over aligned sequences: mutation effects as ELBO differences"),
     },
 )
 
@@ -96,6 +100,8 @@ DATASETS = Registry(
         "lensing": Entry("gensci.data.lensing:LensingData",
                          "lognormal weak-lensing convergence maps per cosmology (sigma8, Omega_m; 64x64 of 2')"),
         "ising": Entry("gensci.data.ising:IsingData", "2D Ising lattices across T_c, Wolff-sampled (32x32, 10 temperatures)"),
+        "potts": Entry("gensci.data.potts:PottsData",
+                       "simulated protein family (Potts model + MCMC, exact mutation effects), or your A2M/FASTA"),
     },
 )
 
@@ -108,6 +114,8 @@ WORKFLOWS = Registry(
         "images": Entry("gensci.workflows.images:ImageWorkflow", "images with class labels"),
         "fields": Entry("gensci.workflows.fields:FieldWorkflow", "scalar fields: spectra, PDFs, Minkowski functionals, peaks"),
         "lattices": Entry("gensci.workflows.lattices:LatticeWorkflow", "spin lattices: thermodynamics per temperature"),
+        "sequence_family": Entry("gensci.workflows.sequence_family:SequenceFamilyWorkflow",
+                                 "aligned protein families: mutation effects against PWM and Potts baselines"),
     },
 )
 

@@ -11,8 +11,9 @@ this interface, never a concrete method:
 - `capabilities`: what else it can do, so callers ask instead of probing with hasattr. Names:
   "sample", "conditional" (sample by class or value), "chain" (a denoising trajectory),
   "log_likelihood" (a bound on log p per item), "elbo", "reconstruct", "interpolate",
-  "anomaly_score", "denoise", "encode", "decode".
-- `sampling_options`: which of `SamplingOptions`' fields apply ("steps", "sampler"); batch_size
+  "anomaly_score", "denoise", "encode", "decode", "inpaint" (posterior samples given some pixels),
+  "super_resolve" (posterior samples given block means).
+- `sampling_options`: which of `SamplingOptions`' fields apply ("steps", "sampler", "guidance"); batch_size
   always does.
 - `__init__(config, info)`: builds the networks from hyper-parameters and the data set's plain
   metadata `info` (shapes, class count, histograms...). No data, no device.
@@ -51,12 +52,14 @@ class SamplingOptions:
 
     steps: reverse steps of a diffusion/flow sampler; sampler: a name from the diffusion toolkit's
     sampler registry; batch_size: samples drawn together (memory, not results: the same generator
-    gives the same samples whatever the batch size only where a method says so).
+    gives the same samples whatever the batch size only where a method says so); guidance: the
+    classifier-free guidance scale of a conditional diffusion model (0 unconditional, 1 conditional).
     """
 
     steps: int | None = None
     sampler: str | None = None
     batch_size: int | None = None
+    guidance: float | None = None
 
     def given(self) -> set[str]:
         return {f.name for f in fields(self) if getattr(self, f.name) is not None}

@@ -18,6 +18,8 @@ Reconstruction likelihoods (`recon`), "auto" picking the one that suits the decl
 - "mse" (auto for unbounded and one-sided ranges): a Gaussian N(mean, sigma^2) per pixel around the
   decoder mean (in the data's units), -||x - mean||^2 / (2 sigma^2) minus the normalising constant,
   so the ELBO is a bound on a true density in nats.
+- "categorical" (one-hot data, e.g. aligned sequences: gensci.methods.sequence_vae): x one-hot over dim 1,
+  log p(x|z) = sum over the other dims of log softmax(raw, dim=1)[x], exact.
 Samples and reconstructions are the decoder means.
 
 `conditional: true` makes it a conditional VAE (Sohn et al. 2015, "Learning structured output
@@ -87,6 +89,12 @@ class VAE(Method):
 
     def __init__(self, config: VAEConfig, info: dict[str, Any]):
         super().__init__(config, info)
+        self.n_classes = 0  # build() sets it for a conditional VAE
+        self.build(config, info)
+
+    def build(self, config: VAEConfig, info: dict[str, Any]) -> None:
+        """Set self.shape (one item), self.likelihood and the encoder/decoder networks (a subclass for other
+        data, such as gensci.methods.sequence_vae, overrides this and the data-facing methods)."""
         self.shape = (int(info["channels"]), int(info["image_size"]), int(info["image_size"]))
         c, s, _ = self.shape
         self.value_map = ValueMap.from_info(info, "x")
@@ -108,6 +116,10 @@ class VAE(Method):
             self.decoder = MLPDecoder(config.latent_dim, self.shape, config.hidden)
         if self.n_classes:  # samples by class; a latent path between classes is not defined
             self.capabilities = (self.capabilities - {"interpolate"}) | {"conditional"}
+
+    def inputs(self, batch: dict[str, Tensor]) -> Tensor:
+        """The tensor x [B, *shape] the encoder reads, from a training batch."""
+        return batch["x"]
 
     # -- the model ---------------------------------------------------------------------------
     def _labels(self, labels: Tensor | None) -> Tensor | None:
@@ -135,6 +147,8 @@ class VAE(Method):
 
     def recon_nll(self, raw: Tensor, x: Tensor) -> Tensor:
         """-log p(x|z) per image [B] (nats), from the decoder's raw output [B, C, H, W]."""
+        if self.likelihood == "categorical":  # x one-hot over dim 1: -sum over positions of log softmax(raw)[x]
+            return -(x * F.log_softmax(raw, dim=1)).flatten(1).sum(-1)
         vm = self.value_map
         if self.likelihood == "bernoulli":
             return F.binary_cross_entropy_with_logits(vm.unit_logits(raw), vm.unit(x), reduction="none").flatten(1).sum(-1)
@@ -153,10 +167,14 @@ class VAE(Method):
 
     # -- training ----------------------------------------------------------------------------
     def train_step(self, batch: dict[str, Tensor], step: int, opt) -> dict[str, float]:
-        recon, kl = self.terms(batch["x"], labels=batch["label"] if self.n_classes else None)
-        loss = (recon + self.config.beta * kl).mean()
+        """Minimise -E_q[log p(x|z)] + beta KL, averaged over the batch; with per-item weights batch["weight"] [B]
+        a weighted average (DeepSequence's sequence reweighting, Riesselman et al. 2018, Methods)."""
+        recon, kl = self.terms(self.inputs(batch), labels=batch["label"] if self.n_classes else None)
+        weight = batch.get("weight")
+        w = torch.ones_like(recon) if weight is None else weight.to(recon.dtype) / weight.sum().clamp_min(1e-12) * len(recon)
+        loss = (w * (recon + self.config.beta * kl)).mean()
         opt.step(loss, "main")
-        recon, kl = float(recon.detach().mean()), float(kl.detach().mean())
+        recon, kl = float((w * recon).detach().mean()), float((w * kl).detach().mean())
         return {"loss": float(loss.detach()), "recon": recon, "kl": kl, "elbo": -(recon + kl)}
 
     # -- uses --------------------------------------------------------------------------------

@@ -41,9 +41,12 @@ class SampleOptions:
     sampler: str | None = None  # a sampler name from the diffusion toolkit
     max_tries: int = 100  # with until_stable: give up after this many chains
     checkpoint: str = "auto"  # "best", "last", or "auto" (best when the run kept one)
+    guidance: float | None = None  # classifier-free guidance scale (conditional diffusion)
+    mask: Path | None = None  # with input: observed pixels (1) of the input images; posterior samples fill the rest
+    measurement_noise: float | None = None  # with input: the measurement noise std in the data's units
 
     def sampling(self) -> SamplingOptions:
-        return SamplingOptions(self.steps, self.sampler, self.batch_size)
+        return SamplingOptions(self.steps, self.sampler, self.batch_size, self.guidance)
 
 
 @dataclass
@@ -54,12 +57,13 @@ class EvalOptions:
     batch_size: int | None = None
     sampler: str | None = None
     checkpoint: str = "auto"
+    guidance: float | None = None
 
     def sampling(self, eval_config=None) -> SamplingOptions:
         """Options given here, else the run's eval section (sampling_steps, batch_size)."""
         steps = self.steps or (eval_config.sampling_steps if eval_config is not None else None)
         batch = self.batch_size or (eval_config.batch_size if eval_config is not None else None)
-        return SamplingOptions(steps, self.sampler, batch)
+        return SamplingOptions(steps, self.sampler, batch, self.guidance)
 
 
 class Run:

@@ -134,6 +134,13 @@ def write_samples(run: Run, options: SampleOptions, x: torch.Tensor, labels: tor
     return [out, png]
 
 
+def default_sampling(method: Method, config: ExperimentConfig) -> SamplingOptions:
+    """The run's eval section as sampling options (steps only for methods that take them): periodic evaluation,
+    report and compare figures draw with the preset's sampling steps, not a diffusion model's full T."""
+    steps = config.eval.sampling_steps if "steps" in method.sampling_options else None
+    return SamplingOptions(steps=steps, batch_size=config.eval.batch_size)
+
+
 def images_of(split, classes=None, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(x, labels) of a TensorDictDataset split, optionally only `classes`, at most the first n."""
     x, y = split.tensors["x"], split.tensors["label"]
@@ -196,7 +203,7 @@ class ImageWorkflow(Workflow):
 
         n = min(config.eval.periodic_n_samples, 200)
         real, real_y = images_of(data.valid, trained_classes(data.info), n)
-        fake, _ = draw(method, len(real), seed=0, options=SamplingOptions(batch_size=config.eval.batch_size))
+        fake, _ = draw(method, len(real), seed=0, options=default_sampling(method, config))
         out = {"pixel_hist_distance": pixel_hist_distance(fake, real, value_range=value_range(data))}
         judge = reference_net(data, config).judge()
         if judge.withheld_reason() is None:
@@ -225,7 +232,12 @@ class ImageWorkflow(Workflow):
         return {k: v for k, v in metrics.items() if not (isinstance(v, float) and np.isnan(v))}
 
     def sample(self, run: Run, options: SampleOptions) -> list[Path]:
-        """An npz (images float32 [n, C, H, W] in the data's range, labels for conditional models) and a PNG grid."""
+        """An npz (images float32 [n, C, H, W] in the data's range, labels for conditional models) and a PNG grid;
+        with options.input: posterior samples given the measured images (gensci.workflows.posterior)."""
+        from gensci.workflows.posterior import posterior_samples, wants_posterior
+
+        if wants_posterior(options):
+            return posterior_samples(run, options)
         method = run.method(checkpoint=options.checkpoint)
         x, labels = draw(method, options.n or 64, options.seed, options.sampling(), options.class_label)
         return write_samples(run, options, x, labels)
@@ -238,7 +250,7 @@ class ImageWorkflow(Workflow):
         method, data, fig = run.method(), run.data, run.figures_dir
         names = data.info.get("class_names") or []
         real, real_y = images_of(data.test, trained_classes(data.info))
-        fake, labels = draw(method, min(len(real), 512), seed=0)
+        fake, labels = draw(method, min(len(real), 512), seed=0, options=default_sampling(method, run.config))
         span = pixel_span(value_range(data), real, fake)  # one display scale for real and generated images
         sections = [collapse_section(metrics), ReportSection(
             "Image metrics", "Measured on generated vs real test images; fd/kd, precision ... c2st in the reference "
@@ -285,7 +297,8 @@ class ImageWorkflow(Workflow):
         out_dir = Path(out_dir) if out_dir is not None else runs[0].path.parent / "compare_figures"
         data = runs[0].data
         real, _ = images_of(data.test, trained_classes(data.info))
-        fakes = {_name(r, runs): draw(r.method(), min(len(real), 256), seed=0)[0] for r in runs}
+        fakes = {_name(r, runs): draw(m, min(len(real), 256), seed=0, options=default_sampling(m, r.config))[0]
+                 for r in runs for m in [r.method()]}
         span = pixel_span(value_range(data), real, *fakes.values())
         grids = [image_grid(x[:32], out_dir / f"samples_{name.replace('/', '_')}.png", title=name, span=span)
                  for name, x in fakes.items()]

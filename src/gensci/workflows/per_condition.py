@@ -25,7 +25,7 @@ from gensci.data.base import DataSplits
 from gensci.errors import UserError
 from gensci.methods.base import Method, SamplingOptions
 from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, Workflow
-from gensci.workflows.images import draw, is_conditional, write_samples
+from gensci.workflows.images import default_sampling, draw, is_conditional, write_samples
 
 POOLED = -1  # the group key of all conditions together
 
@@ -84,7 +84,7 @@ class PerConditionWorkflow(Workflow):
 
     def periodic_eval(self, method: Method, data: DataSplits, config: ExperimentConfig) -> dict[str, float]:
         """The headline verdicts on `periodic_n_samples` samples against the validation split."""
-        options = SamplingOptions(batch_size=config.eval.batch_size)
+        options = default_sampling(method, config)
         metrics, *_ = self._measure_split(method, data, data.valid, config.eval.periodic_n_samples, 0, options)
         return {k: metrics[k] for k in self.headline_keys if isinstance(metrics.get(k), float)}
 
@@ -97,8 +97,9 @@ class PerConditionWorkflow(Workflow):
 
     def report(self, run: Run, metrics: dict[str, Any]) -> list[ReportSection]:
         cfg = run.config
-        _, details, gen, real = self._measure_split(run.method(), run.data, run.data.test, cfg.eval.n_samples, 0,
-                                                    SamplingOptions(batch_size=cfg.eval.batch_size))
+        method = run.method()
+        _, details, gen, real = self._measure_split(method, run.data, run.data.test, cfg.eval.n_samples, 0,
+                                                    default_sampling(method, cfg))
         table = {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
         verdicts = ReportSection("Verdicts", "Fraction of bins within 2σ of the test data, σ from the data's own "
                                  "sample variance (gensci.metrics.sample_variance); ~0.95 for a second draw of the "
@@ -127,6 +128,12 @@ class PerConditionWorkflow(Workflow):
                               grid_per_class(rx, ry, names, fig / "real_per_condition.png", title="real", span=span)])
 
     def sample(self, run: Run, options: SampleOptions) -> list[Path]:
+        """Samples per condition (npz + PNG grid, with the condition values); with --input, posterior samples
+        given measured fields (gensci.workflows.posterior: DPS inpainting for methods that have it)."""
+        from gensci.workflows.posterior import posterior_samples, wants_posterior
+
+        if wants_posterior(options):
+            return posterior_samples(run, options)
         method = run.method(checkpoint=options.checkpoint)
         x, labels = draw(method, options.n or 64, options.seed, options.sampling(), options.class_label)
         return write_samples(run, options, x, labels, self.sample_arrays(run.info, labels))

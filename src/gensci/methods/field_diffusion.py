@@ -1,0 +1,284 @@
+"""Diffusion on grids [B, C, H, W] (images, fields, lattices) with a U-Net: DDPM and its relatives.
+
+Ho, Jain & Abbeel 2020, "Denoising Diffusion Probabilistic Models" (the objective, Algorithm 1, and the U-Net,
+gensci.nets.unet). A variance-preserving forward process z_t = alpha_t x + sigma_t eps on the data scaled to
+the model's units (below); the network predicts the parametrisation `method.parametrisation`:
+    "eps" (Ho et al. 2020, eq. 14), "x0" (the clean data), "v" = alpha_t eps - sigma_t x (Salimans & Ho 2022),
+trained by the mean squared error to its target at t uniform on the grid 0..T. Schedules, parametrisation
+conversions, samplers (ancestral, DDIM with eta, Langevin predictor-corrector; `method.sampler`, `--sampler`,
+`--steps`), classifier-free guidance and posterior sampling (DPS) all come from the diffusion toolkit
+(gensci.methods.diffusion); this file only wires them to the U-Net and the data.
+
+The model's units follow the data set's declared value range (info["value_ranges"]["x"], gensci.ops.ranges):
+bounded ranges ([0, 1] images) and two-valued ones (spins +-1) are mapped linearly onto [-1, 1] (DDPM's
+scaling); unbounded or one-sided ranges (fields) are standardised per channel, with info["pixel_mean"] and
+info["pixel_std"] when the data set provides both, else with the first training batch's mean and std (kept with
+the weights). Samples are mapped back; nothing is clipped; two-valued data are read off as the nearer value.
+
+Condition (`method.condition`): "none"; "class" (an int64 batch key, default "label", classes from
+info["n_classes"]); "value" (a float batch key with condition_dim values per item, e.g. a temperature).
+A conditional model drops the condition with probability condition_dropout during training and samples with
+classifier-free guidance (`guidance`: 0 unconditional, 1 conditional, > 1 guided; SamplingOptions.guidance
+overrides the config's default). Without a condition a conditional model samples unconditionally.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import torch
+from pydantic import Field, field_validator, model_validator
+from torch import Tensor
+
+from gensci.errors import ConfigError, UserError
+from gensci.methods.base import Method, SamplingOptions
+from gensci.methods.diffusion.config import DiffusionConfig
+from gensci.methods.diffusion.guidance import Downsample, Mask, guided_eps, posterior_eps_model
+from gensci.methods.diffusion.parametrisations import check_parametrisation, convert
+from gensci.methods.diffusion.samplers import check_sampler, final_step, get_sampler, time_grid
+from gensci.methods.diffusion.schedules import alpha, gamma_table, sigma
+from gensci.nets.unet import UNet
+from gensci.ops.random import sample_normal
+from gensci.ops.ranges import ValueMap
+from gensci.spec import Requirements, TensorSpec
+
+
+class FieldDiffusionConfig(DiffusionConfig):
+    """Defaults: DDPM's CIFAR-10 U-Net at width 64 (Ho et al. 2020, appendix B: 2 residual blocks per stage,
+    attention at 16x16, dropout 0.1) with the cosine schedule of Nichol & Dhariwal (2021)."""
+
+    name: Literal["diffusion"] = "diffusion"
+    parametrisation: str = Field("eps", description="what the network predicts: eps, x0 or v")
+    width: int = Field(64, ge=1, description="U-Net channels at full resolution (DDPM: 128)")
+    channel_mults: tuple[int, ...] = Field((1, 2, 2, 2), description="one U-Net stage per entry, side halved between")
+    n_res_blocks: int = Field(2, ge=1)
+    attention_resolutions: tuple[int, ...] = Field((16,), description="sides with self-attention (DDPM: 16)")
+    dropout: float = Field(0.1, ge=0, lt=1)
+    condition: Literal["none", "class", "value"] = "none"
+    condition_key: str | None = Field(None, description="batch key of the condition (default: label for class)")
+    condition_dim: int = Field(1, ge=1, description="values per item for condition=value")
+    condition_dropout: float = Field(0.1, ge=0, le=1, description="p_uncond of Ho & Salimans 2022 (they use 0.1-0.2)")
+    guidance: float = Field(1.0, description="default guidance scale: 0 unconditional, 1 conditional, > 1 guided")
+    measurement_noise: float = Field(0.01, ge=0, description="posterior sampling: sigma_y in the data's units")
+
+    @field_validator("parametrisation")
+    @classmethod
+    def _trainable(cls, name: str) -> str:
+        if name not in ("eps", "x0", "v"):
+            check_parametrisation(name)
+            raise ConfigError(f"parametrisation {name!r} cannot be trained here; choices: eps, x0, v")
+        return name
+
+    @model_validator(mode="after")
+    def _key(self) -> "FieldDiffusionConfig":
+        if self.condition == "value" and not self.condition_key:
+            raise ConfigError("method.condition=value needs method.condition_key (the batch key of the values)")
+        return self
+
+    @property
+    def key(self) -> str | None:
+        return None if self.condition == "none" else self.condition_key or "label"
+
+
+class FieldDiffusion(Method):
+    """DDPM-style diffusion on x [B, C, S, S]; see the module docstring. Samples: {"x": [n, C, S, S]}."""
+
+    Config = FieldDiffusionConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"sample", "inpaint", "super_resolve"})
+    sampling_options = frozenset({"steps", "sampler", "guidance"})
+    default_sample_batch = 64
+
+    @classmethod
+    def requires(cls, config: FieldDiffusionConfig) -> Requirements:
+        items = {"x": TensorSpec(("C", "S", "S"))}
+        info = {"channels", "image_size"}
+        if config.condition == "class":
+            items[config.key] = TensorSpec((), "int")
+            info.add("n_classes")
+        elif config.condition == "value":
+            items[config.key] = TensorSpec(() if config.condition_dim == 1 else (config.condition_dim,))
+        return Requirements(items, frozenset(info), ranges=frozenset({"x"}))
+
+    @classmethod
+    def sample_spec(cls, config: FieldDiffusionConfig, info: dict[str, Any]) -> dict[str, TensorSpec]:
+        c, s = int(info["channels"]), int(info["image_size"])
+        return {"x": TensorSpec((c, s, s))}
+
+    def __init__(self, config: FieldDiffusionConfig, info: dict[str, Any]):
+        super().__init__(config, info)
+        if config.condition == "class":
+            self.capabilities = self.capabilities | {"conditional"}
+        self.shape = (int(info["channels"]), int(info["image_size"]), int(info["image_size"]))
+        self.value_map = ValueMap.from_info(info, "x")
+        self.net = UNet(self.shape[0], self.shape[0], config.width, tuple(config.channel_mults), config.n_res_blocks,
+                        tuple(config.attention_resolutions), self.shape[1], config.dropout,
+                        n_classes=int(info["n_classes"]) if config.condition == "class" else 0,
+                        condition_dim=config.condition_dim if config.condition == "value" else 0)
+        self.register_buffer("gamma", gamma_table(config.noise_schedule, config.timesteps, config.noise_precision),
+                             persistent=False)
+        # standardisation of unbounded values (model = (x - shift) / scale); `fitted` says whether it is set
+        c = self.shape[0]
+        mean, std = info.get("pixel_mean"), info.get("pixel_std")
+        known = not self.value_map.bounded and mean is not None and std is not None
+        self.register_buffer("shift", torch.tensor(mean, dtype=torch.float32).reshape(c) if known else torch.zeros(c))
+        self.register_buffer("scale", torch.tensor(std, dtype=torch.float32).reshape(c) if known else torch.ones(c))
+        self.register_buffer("fitted", torch.tensor(self.value_map.bounded or known))
+
+    # ---- units ------------------------------------------------------------------------------------
+    def to_model(self, x: Tensor) -> Tensor:
+        """Data values [B, C, H, W] -> the model's units ([-1, 1] for bounded data, standardised otherwise)."""
+        if self.value_map.bounded:
+            return self.value_map.signed(x)
+        return (x - self.shift.view(1, -1, 1, 1)) / self.scale.view(1, -1, 1, 1)
+
+    def from_model(self, z: Tensor) -> Tensor:
+        """The inverse of to_model; two-valued data are snapped to the nearer declared value."""
+        if self.value_map.kind == "binary":
+            return self.value_map.from_signed(torch.where(z >= 0, 1.0, -1.0).to(z.dtype))
+        if self.value_map.bounded:
+            return self.value_map.from_signed(z)
+        return z * self.scale.view(1, -1, 1, 1) + self.shift.view(1, -1, 1, 1)
+
+    def units_per_data_unit(self) -> Tensor:
+        """How long one data unit is in the model's units, per channel [1, C, 1, 1] (for sigma_y)."""
+        if self.value_map.bounded:
+            return torch.full((1, self.shape[0], 1, 1), 2.0 / (self.value_map.high - self.value_map.low), device=self.device)
+        return (1.0 / self.scale).view(1, -1, 1, 1)
+
+    @torch.no_grad()
+    def _fit_standardisation(self, x: Tensor) -> None:
+        self.shift.copy_(x.mean(dim=(0, 2, 3)))
+        self.scale.copy_(x.std(dim=(0, 2, 3)).clamp_min(1e-6))
+        self.fitted.fill_(True)
+
+    # ---- the network ------------------------------------------------------------------------------
+    def predict(self, z: Tensor, t: Tensor, condition: Tensor | None = None, drop: Tensor | None = None) -> Tensor:
+        """The network's output [B, C, H, W] (of kind `parametrisation`) at z_t, t [B] ints in 0..T."""
+        return self.net(z, t.to(z.dtype) / self.config.timesteps, condition, drop)
+
+    def eps_model(self, condition: Tensor | None, guidance: float):
+        """model(z_t, t) -> eps_hat for the samplers, with classifier-free guidance when conditional."""
+        def eps_at(out: Tensor, z: Tensor, t: int) -> Tensor:
+            g = self.gamma[t]
+            return convert(out, self.config.parametrisation, "eps", z, alpha(g).to(z.dtype), sigma(g).to(z.dtype))
+
+        def model(z: Tensor, t: int) -> Tensor:
+            tt = torch.full((len(z),), t, device=z.device)
+            if condition is None or guidance == 1:
+                return eps_at(self.predict(z, tt, condition), z, t)
+            drop = torch.arange(2 * len(z), device=z.device) >= len(z)  # first half conditional, second not
+            out = self.predict(torch.cat([z, z]), torch.cat([tt, tt]), torch.cat([condition, condition]), drop)
+            cond, uncond = eps_at(out, torch.cat([z, z]), t).chunk(2)
+            return guided_eps(cond, uncond, guidance)
+
+        return model
+
+    # ---- training ---------------------------------------------------------------------------------
+    def train_step(self, batch: dict[str, Tensor], step: int, opt) -> dict[str, float]:
+        x = batch["x"].to(self.gamma.device, torch.float32)
+        if not bool(self.fitted):
+            self._fit_standardisation(x)
+        x = self.to_model(x)
+        b, device = len(x), x.device
+        t = torch.randint(0, self.config.timesteps + 1, (b,), device=device)
+        g = self.gamma[t].to(x.dtype).view(-1, 1, 1, 1)
+        a, s = alpha(g), sigma(g)
+        eps = torch.randn_like(x)
+        z = a * x + s * eps
+        condition = drop = None
+        if self.config.key is not None:
+            condition = batch[self.config.key].to(device)
+            drop = torch.rand(b, device=device) < self.config.condition_dropout
+        target = {"eps": eps, "x0": x, "v": a * eps - s * x}[self.config.parametrisation]
+        loss = (self.predict(z, t, condition, drop) - target).square().mean()
+        opt.step(loss, "main")
+        return {"loss": float(loss.detach())}
+
+    # ---- sampling ---------------------------------------------------------------------------------
+    def _sampler(self, options: SamplingOptions) -> str:
+        return check_sampler(options.sampler or self.config.sampler)
+
+    def _guidance(self, options: SamplingOptions) -> float:
+        return self.config.guidance if options.guidance is None else float(options.guidance)
+
+    def describe_sampling(self, options: SamplingOptions) -> dict[str, Any]:
+        name = self._sampler(options)
+        out = {"sampling_steps": options.steps or self.config.timesteps, "sampler": name}
+        if self.config.sampler_options.get(name):
+            out["sampler_options"] = self.config.sampler_options[name]
+        if self.config.key is not None:
+            out["guidance"] = self._guidance(options)
+        return out
+
+    def _conditions(self, condition, n: int) -> Tensor | None:
+        if condition is None:
+            return None
+        if self.config.key is None:
+            raise UserError("this diffusion model is unconditional; sample it without a condition")
+        c = torch.as_tensor(condition, device=self.device)
+        if self.config.condition == "class":
+            k = int(self.info["n_classes"])
+            if c.is_floating_point() or (c < 0).any() or (c >= k).any():
+                raise UserError(f"class condition must be integers in 0..{k - 1}, got {c.flatten()[:4].tolist()}")
+            return c.long().expand(n) if c.dim() == 0 else c.long()
+        c = c.float().reshape(-1, self.config.condition_dim) if c.dim() > 0 else c.float().reshape(1, 1)
+        return c.expand(n, -1) if len(c) == 1 else c
+
+    def _run_sampler(self, model, n: int, generator, options: SamplingOptions) -> Tensor:
+        name = self._sampler(options)
+        shape = (n, *self.shape)
+        noise = lambda: sample_normal(shape, generator, self.device)  # noqa: E731
+        z = get_sampler(name)(model, noise(), time_grid(self.config.timesteps, options.steps), self.gamma, noise,
+                              **self.config.sampler_options.get(name, {}))
+        x = final_step(model, z, self.gamma)  # the mean of p(x | z_0): DDPM's noiseless last step
+        if not torch.isfinite(x).all():
+            raise FloatingPointError("sampling produced non-finite values (diverged); check the checkpoint")
+        return x
+
+    @torch.no_grad()
+    def sample_batch(self, n: int, condition, generator: torch.Generator | None,
+                     options: SamplingOptions) -> dict[str, Tensor]:
+        """n samples {"x": [n, C, S, S]} in the data's units: `options.steps` steps (None: all T) of the chosen
+        sampler, then the final step; guided by `guidance` when a condition is given."""
+        model = self.eps_model(self._conditions(condition, n), self._guidance(options))
+        return {"x": self.from_model(self._run_sampler(model, n, generator, options))}
+
+    # ---- posterior sampling (DPS) -----------------------------------------------------------------
+    @torch.no_grad()
+    def inpaint(self, observed: Tensor, mask: Tensor, n: int = 1, noise_std: float | None = None,
+                generator: torch.Generator | None = None, options: SamplingOptions | None = None,
+                condition=None) -> Tensor:
+        """n posterior samples per image [B, n, C, S, S] given its pixels where mask [B or 1, C or 1, S, S] is 1
+        (observed: [B, C, S, S] in the data's units, anything at hidden pixels), measured with Gaussian noise of
+        std noise_std (data units; default method.measurement_noise). DPS (gensci.methods.diffusion.guidance)."""
+        mask = mask.to(self.device, torch.float32).expand_as(observed)
+        y = self.to_model(observed.to(self.device, torch.float32)) * mask
+        return self._posterior(y, mask, lambda m: Mask(m), n, noise_std, generator, options, condition)
+
+    @torch.no_grad()
+    def super_resolve(self, low: Tensor, n: int = 1, noise_std: float | None = None,
+                      generator: torch.Generator | None = None, options: SamplingOptions | None = None,
+                      condition=None) -> Tensor:
+        """n posterior samples per image [B, n, C, S, S] whose f x f block means are low [B, C, S/f, S/f]
+        (data units, measured with noise std noise_std). DPS with an average-pooling operator."""
+        factor = self.shape[-1] // low.shape[-1]
+        if factor < 1 or low.shape[-1] * factor != self.shape[-1] or low.shape[-2] * factor != self.shape[-2]:
+            raise UserError(f"low-resolution images of side {tuple(low.shape[-2:])} do not divide the model's "
+                            f"{self.shape[-1]}x{self.shape[-1]}")
+        y = self.to_model(low.to(self.device, torch.float32))
+        return self._posterior(y, None, lambda _: Downsample(factor), n, noise_std, generator, options, condition)
+
+    def _posterior(self, y: Tensor, per_item, operator, n: int, noise_std, generator, options, condition) -> Tensor:
+        options = options or SamplingOptions()
+        self.check_sampling_options(options)
+        noise_std = self.config.measurement_noise if noise_std is None else float(noise_std)
+        sigma_y = noise_std * self.units_per_data_unit()
+        size = max(1, (options.batch_size or self.default_sample_batch) // n) if n else 1
+        out = []
+        for start in range(0, len(y), size):
+            y_b = y[start : start + size].repeat_interleave(n, 0)
+            op = operator(None if per_item is None else per_item[start : start + size].repeat_interleave(n, 0))
+            cond = self._conditions(condition, len(y_b))
+            model = posterior_eps_model(self.eps_model(cond, self._guidance(options)), self.gamma, op, y_b, sigma_y)
+            out.append(self.from_model(self._run_sampler(model, len(y_b), generator, options)))
+        return torch.cat(out).reshape(len(y), n, *self.shape)

@@ -1,0 +1,174 @@
+"""The grid diffusion method (method.name=diffusion): its whole sampling path with an ideal denoiser, every
+parametrisation and sampler of the toolkit, value ranges, classifier-free guidance, DPS and seeding."""
+
+import pytest
+import torch
+from torch import nn
+
+from gensci.errors import UserError
+from gensci.methods.base import SamplingOptions
+from gensci.methods.diffusion.parametrisations import convert
+from gensci.methods.diffusion.samplers import SAMPLERS
+from gensci.methods.diffusion.schedules import alpha, sigma
+from gensci.methods.field_diffusion import FieldDiffusion, FieldDiffusionConfig
+from gensci.testing.stepper import SimpleStepper
+from gensci.config import TrainConfig
+
+TINY = dict(width=8, channel_mults=(1, 2), n_res_blocks=1, attention_resolutions=(4,), timesteps=200)
+UNIT = {"low": 0.0, "high": 1.0, "values": None}
+
+
+def info(value_range=UNIT, **extra):
+    return {"channels": 1, "image_size": 8, "n_classes": 3, "value_ranges": {"x": value_range}} | extra
+
+
+class IdealNet(nn.Module):
+    """The optimal network for model-unit data x ~ N(mu, var) per pixel, in parametrisation `kind`."""
+
+    def __init__(self, method, mu, var, kind):
+        super().__init__()
+        self.method, self.mu, self.var, self.kind = [method], mu, var, kind
+        self.dummy = nn.Parameter(torch.zeros(1))  # a method's device comes from its parameters
+
+    def forward(self, z, t, condition=None, drop=None):
+        g = self.method[0].gamma[(t * self.method[0].config.timesteps).round().long()].view(-1, 1, 1, 1).float()
+        a, s = alpha(g), sigma(g)
+        eps = s * (z - a * self.mu) / (a**2 * self.var + s**2)
+        return convert(eps, "eps", self.kind, z, a, s) + 0 * self.dummy
+
+
+MU = torch.linspace(-0.6, 0.6, 64).reshape(1, 1, 8, 8)  # model units
+VAR = 0.09
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+@pytest.mark.parametrize("kind", ["eps", "x0", "v"])
+def test_method_samples_gaussian_data_with_the_ideal_network(sampler, kind):
+    """Model-unit data N(MU, VAR) is data-unit N((MU + 1) / 2, VAR / 4) for a [0, 1] range: the method's scaling,
+    parametrisation conversion, sampler and final step together must reproduce it."""
+    method = FieldDiffusion(FieldDiffusionConfig(**TINY, parametrisation=kind, sampler=sampler), info())
+    method.net = IdealNet(method, MU, VAR, kind)
+    x = method.sample(3000, generator=torch.Generator().manual_seed(0), options=SamplingOptions(batch_size=3000))["x"]
+    assert x.shape == (3000, 1, 8, 8)
+    # all 200 steps (at 50, ancestral sampling's own discretisation lowers the variance by 18 %: test_samplers.py)
+    assert (x.mean(0) - (MU[0] + 1) / 2).abs().mean() < 0.006  # std of a mean: 0.15 / sqrt(3000) = 0.003
+    # measured 0.0005-0.0012; std of a variance estimate 0.0225 sqrt(2 / 3000) = 0.0006
+    assert (x.var(0) - VAR / 4).abs().mean() < 0.002, float((x.var(0) - VAR / 4).abs().mean())
+
+
+def test_training_targets_match_the_parametrisation():
+    """The ideal network of kind k has the lowest training loss under parametrisation k (it is the minimiser of
+    the expected squared error to k's target), so the target of each parametrisation is the right one."""
+    x = (MU + VAR**0.5 * torch.randn(512, 1, 8, 8, generator=torch.Generator().manual_seed(0)) + 1) / 2
+    for kind in ("eps", "x0", "v"):
+        losses = {}
+        for net_kind in ("eps", "x0", "v"):
+            method = FieldDiffusion(FieldDiffusionConfig(**TINY, parametrisation=kind), info())
+            method.net = IdealNet(method, MU, VAR, net_kind)
+            torch.manual_seed(0)  # the same t and noise for every network
+            losses[net_kind] = method.train_step({"x": x}, 0, SimpleStepper(method.optimizers(TrainConfig())))["loss"]
+        others = min(v for k, v in losses.items() if k != kind)
+        assert losses[kind] < 0.9 * others, (kind, losses)
+
+
+def test_unbounded_fields_are_standardised_and_spins_snapped():
+    field = FieldDiffusion(FieldDiffusionConfig(**TINY), info({"low": None, "high": None, "values": None},
+                                                               pixel_mean=[5.0], pixel_std=[2.0]))
+    x = torch.randn(4, 1, 8, 8) * 2 + 5
+    assert torch.allclose(field.to_model(x), (x - 5) / 2) and torch.allclose(field.from_model(field.to_model(x)), x)
+    fresh = FieldDiffusion(FieldDiffusionConfig(**TINY), info({"low": None, "high": None, "values": None}))
+    assert not bool(fresh.fitted)
+    batch = {"x": torch.randn(16, 1, 8, 8) * 3 - 1}
+    fresh.train_step(batch, 0, SimpleStepper(fresh.optimizers(TrainConfig())))
+    assert bool(fresh.fitted) and abs(float(fresh.shift) + 1) < 0.3 and abs(float(fresh.scale) - 3) < 0.3
+    spins = FieldDiffusion(FieldDiffusionConfig(**TINY), info({"low": -1.0, "high": 1.0, "values": [-1.0, 1.0]}))
+    assert set(spins.sample(2, generator=torch.Generator().manual_seed(0),
+                            options=SamplingOptions(steps=3))["x"].unique().tolist()) <= {-1.0, 1.0}
+
+
+def test_training_lowers_the_loss_for_every_parametrisation():
+    torch.manual_seed(0)
+    x = (0.5 + 0.3 * torch.sin(torch.arange(8.0))[None, None, :, None]).expand(16, 1, 8, 8)
+    for kind in ("eps", "x0", "v"):
+        method = FieldDiffusion(FieldDiffusionConfig(**TINY, parametrisation=kind, dropout=0.0), info())
+        stepper = SimpleStepper(method.optimizers(TrainConfig(lr=3e-3)))
+        losses = [method.train_step({"x": x}, i, stepper)["loss"] for i in range(60)]
+        assert sum(losses[-10:]) < 0.7 * sum(losses[:10]), (kind, losses[:3], losses[-3:])
+
+
+def conditional_method(**config):
+    torch.manual_seed(0)
+    method = FieldDiffusion(FieldDiffusionConfig(**TINY, condition="class", **config), info())
+    with torch.no_grad():  # a trained-looking net: the condition must matter
+        for p in method.net.parameters():
+            p.normal_(0, 0.2)
+    return method.eval()
+
+
+def test_classifier_free_guidance_zero_is_unconditional_and_one_is_conditional():
+    method = conditional_method()
+    assert "conditional" in method.capabilities
+    draw = lambda cond, g: method.sample(4, cond, torch.Generator().manual_seed(3),  # noqa: E731
+                                         SamplingOptions(steps=5, guidance=g))["x"]
+    uncond, cond = draw(None, None), draw(torch.tensor([0, 1, 2, 0]), 1.0)
+    assert torch.allclose(draw(torch.tensor([0, 1, 2, 0]), 0.0), uncond, atol=1e-5)
+    assert not torch.allclose(cond, uncond, atol=1e-3)
+    strong = draw(torch.tensor([0, 1, 2, 0]), 3.0)
+    assert not torch.allclose(strong, cond, atol=1e-3)
+    assert method.describe_sampling(SamplingOptions(guidance=2.0))["guidance"] == 2.0
+    with pytest.raises(UserError, match="0..2"):
+        method.sample(2, torch.tensor([0, 5]))
+
+
+def test_condition_dropout_trains_the_null_embedding():
+    method = FieldDiffusion(FieldDiffusionConfig(**TINY, condition="class", condition_dropout=1.0), info())
+    stepper = SimpleStepper(method.optimizers(TrainConfig(lr=1e-2)))
+    before = method.net.class_emb.weight.detach().clone(), method.net.null_emb.detach().clone()
+    for step in range(3):  # the zero-initialised head passes gradients on from the second step
+        method.train_step({"x": torch.rand(4, 1, 8, 8), "label": torch.tensor([0, 1, 2, 0])}, step, stepper)
+    assert torch.equal(method.net.class_emb.weight, before[0])  # every condition dropped: only the null moves
+    assert not torch.equal(method.net.null_emb, before[1])
+
+
+def test_value_condition_config():
+    with pytest.raises(ValueError, match="condition_key"):
+        FieldDiffusionConfig(condition="value")
+    with pytest.raises(ValueError, match="eps, x0, v"):
+        FieldDiffusionConfig(parametrisation="score")
+    cfg = FieldDiffusionConfig(**TINY, condition="value", condition_key="temperature")
+    assert "temperature" in FieldDiffusion.requires(cfg).items
+    method = FieldDiffusion(cfg, info())
+    x = method.sample(2, torch.tensor([2.0, 3.0]), torch.Generator().manual_seed(0), SamplingOptions(steps=3))["x"]
+    assert x.shape == (2, 1, 8, 8)
+    loss = method.train_step({"x": torch.rand(4, 1, 8, 8), "temperature": torch.rand(4)}, 0,
+                             SimpleStepper(method.optimizers(TrainConfig())))["loss"]
+    assert loss > 0
+
+
+def test_sampling_is_seeded_and_steps_are_options():
+    method = conditional_method()
+    a = method.sample(3, 1, torch.Generator().manual_seed(0), SamplingOptions(steps=4, sampler="ancestral"))["x"]
+    b = method.sample(3, 1, torch.Generator().manual_seed(0), SamplingOptions(steps=4, sampler="ancestral"))["x"]
+    c = method.sample(3, 1, torch.Generator().manual_seed(1), SamplingOptions(steps=4, sampler="ancestral"))["x"]
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert method.describe_sampling(SamplingOptions(steps=4, sampler="ddim"))["sampler"] == "ddim"
+
+
+def test_inpainting_with_the_ideal_network_keeps_observed_pixels():
+    method = FieldDiffusion(FieldDiffusionConfig(**TINY), info())
+    method.net = IdealNet(method, MU, VAR, "eps")
+    truth = ((MU + 0.3 * torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))) + 1) / 2
+    mask = (torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(1)) < 0.5).float()
+    out = method.inpaint(truth, mask, n=200, noise_std=0.01, generator=torch.Generator().manual_seed(2),
+                         options=SamplingOptions(steps=50, batch_size=400))
+    assert out.shape == (2, 200, 1, 8, 8)
+    obs = mask.bool().unsqueeze(1).expand_as(out)
+    assert (out - truth.unsqueeze(1))[obs].abs().mean() < 0.02
+    hidden_std = out.std(1)[~mask.bool()]
+    assert (hidden_std - VAR**0.5 / 2).abs().mean() < 0.02  # independent pixels: hidden ones keep the prior spread
+    low = torch.nn.functional.avg_pool2d(truth, 2)
+    high = method.super_resolve(low, n=50, noise_std=0.005, generator=torch.Generator().manual_seed(3),
+                                options=SamplingOptions(steps=50))
+    assert (torch.nn.functional.avg_pool2d(high.flatten(0, 1), 2).reshape(2, 50, 1, 4, 4) - low.unsqueeze(1)).abs().mean() < 0.02
+    with pytest.raises(UserError, match="divide"):
+        method.super_resolve(torch.rand(1, 1, 3, 3))
