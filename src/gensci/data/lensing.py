@@ -201,5 +201,6 @@ class LensingData:
             "noise_sigma": noise_sigma(config),
             "model": {k[len("model_"):]: arrays[k].tolist() for k in arrays if k.startswith("model_")},
             "pixel_mean": [float(train.tensors["x"].mean())],
+            "pixel_std": [float(train.tensors["x"].std())],  # a diffusion model standardises by these
         }
         return DataSplits(train, split("valid"), split("test"), info)
