@@ -104,8 +104,9 @@ class BrightnessScorer:
     """Stands in for a VAE whose ELBO falls with image brightness."""
 
     device = torch.device("cpu")
+    capabilities = frozenset({"elbo"})
 
-    def elbo(self, x, generator=None):
+    def elbo(self, x, generator=None, labels=None):
         return -x.mean(dim=(1, 2, 3))
 
 

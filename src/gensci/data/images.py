@@ -22,7 +22,6 @@ class with a seeded permutation. Items: {"x": [C, S, S] float32 in [0, 1], "labe
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -36,6 +35,7 @@ from gensci.config import DataConfig
 from gensci.data.base import DataSplits, TensorDictDataset
 from gensci.spec import UNIT_INTERVAL, DataSpec, TensorSpec
 from gensci.errors import InputFileError, UserError
+from gensci.files import atomic_write
 
 SPLITS = ("train", "valid", "test")
 
@@ -78,11 +78,8 @@ def load_cached(path: Path, make, cache: bool = True) -> dict[str, np.ndarray]:
             return dict(f)
     arrays = make()
     if cache:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-            np.savez_compressed(tmp, **arrays)
-            os.replace(tmp, path)  # atomic: a concurrent reader sees the whole file or none
+        try:  # atomic: a concurrent reader sees the whole file or none
+            atomic_write(path, lambda tmp: np.savez_compressed(tmp, **arrays))
         except OSError as err:
             warnings.warn(f"could not write the cache {path}: {err}", stacklevel=2)
     return arrays

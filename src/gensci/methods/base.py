@@ -142,6 +142,22 @@ class Method(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} does not sample")
 
 
+def class_labels(condition: Tensor | int | None, n: int, n_classes: int, generator: torch.Generator | None,
+                 device: torch.device) -> Tensor:
+    """The labels [n] (int64, on `device`) a class-conditional sampler uses: `condition` as [n] labels
+    or one int for all; None draws them uniformly from `generator`. Out-of-range labels are a UserError."""
+    if condition is None:
+        gen_device = generator.device if generator is not None else device
+        labels = torch.randint(n_classes, (n,), generator=generator, device=gen_device)
+    else:
+        labels = torch.as_tensor(condition, dtype=torch.long)
+        labels = labels.expand(n) if labels.dim() == 0 else labels
+    labels = labels.to(device)
+    if len(labels) != n or labels.min() < 0 or labels.max() >= n_classes:
+        raise UserError(f"condition must be {n} labels in [0, {n_classes}); got {labels.tolist()[:10]}")
+    return labels
+
+
 def adamw(params, train: TrainConfig, lr: float | None = None, betas: tuple[float, float] | None = None, **kwargs):
     return torch.optim.AdamW(
         params, lr=lr or train.lr, betas=betas or train.betas, weight_decay=train.weight_decay, **kwargs

@@ -47,7 +47,7 @@ from torch import Tensor
 
 from gensci.config import MethodConfig, TrainConfig
 from gensci.errors import UserError
-from gensci.methods.base import Method, adamw
+from gensci.methods.base import Method, adamw, class_labels
 from gensci.nets.conv2d import DCGANDiscriminator, DCGANGenerator, dcgan_init
 from gensci.nets.mlp import MLPDiscriminator, MLPGenerator
 from gensci.ops.random import sample_normal
@@ -313,15 +313,7 @@ class GAN(Method):
             if condition is not None:
                 raise UserError("this GAN is unconditional; train with conditional: true (or acgan) to sample by class")
             return {"x": self.generate(z)}
-        if condition is None:
-            gen_device = generator.device if generator is not None else self.device
-            labels = torch.randint(self.n_classes, (n,), generator=generator, device=gen_device)
-        else:
-            labels = torch.as_tensor(condition, dtype=torch.long)
-            labels = labels.expand(n) if labels.dim() == 0 else labels
-        labels = labels.to(self.device)
-        if len(labels) != n or labels.min() < 0 or labels.max() >= self.n_classes:
-            raise UserError(f"condition must be {n} labels in [0, {self.n_classes}); got {labels.tolist()[:10]}")
+        labels = class_labels(condition, n, self.n_classes, generator, self.device)
         return {"x": self.generate(z, labels), "label": labels}
 
 

@@ -88,12 +88,22 @@ class ConvDecoder(nn.Module):
         return self.body(self.project(z))
 
 
-class DCGANGenerator(nn.Module):
-    """G(z, c) -> unconstrained images [B, C, H, W] (the method maps them into the data's range).
+def with_class_channels(x: Tensor, labels: Tensor | None, n_classes: int) -> Tensor:
+    """x [B, C, H, W] -> [B, C + K, H, W]: the label [B] as K one-hot constant channels (the input
+    conditioning of a conditional GAN's discriminator or a conditional VAE's encoder); K = 0: x."""
+    if not n_classes:
+        return x
+    if labels is None:
+        raise ValueError("this network is class-conditional: pass labels [B]")
+    onehot = nn.functional.one_hot(labels, n_classes).to(x.dtype)
+    return torch.cat([x, onehot[:, :, None, None].expand(-1, -1, *x.shape[2:])], dim=1)
 
-    Class conditioning (n_classes > 0): a learned embedding of the label [B] is concatenated to
-    z [B, L] (as in conditional GANs, Mirza & Osindero 2014; AC-GAN, Odena et al. 2017).
-    """
+
+class ConditionalDecoder(nn.Module):
+    """(z, c) -> unconstrained images [B, C, H, W]: a ConvDecoder whose input is z [B, L], with a
+    learned embedding of the label [B] concatenated when n_classes > 0 (as in conditional GANs,
+    Mirza & Osindero 2014; AC-GAN, Odena et al. 2017; a conditional VAE's decoder p(x | z, c),
+    Sohn et al. 2015)."""
 
     def __init__(self, latent_dim: int, channels: int, image_size: int, width: int = 32, n_classes: int = 0,
                  embed_dim: int = 16, norm: Norm = "batch"):
@@ -105,9 +115,14 @@ class DCGANGenerator(nn.Module):
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         if self.embed is not None:
             if labels is None:
-                raise ValueError("this generator is class-conditional: pass labels [B]")
+                raise ValueError("this decoder is class-conditional: pass labels [B]")
             z = torch.cat([z, self.embed(labels)], dim=1)
         return self.decoder(z)
+
+
+class DCGANGenerator(ConditionalDecoder):
+    """G(z, c) -> unconstrained images [B, C, H, W] (the method maps them into the data's range);
+    a ConditionalDecoder whose output bias can start at the data's mean level."""
 
     @torch.no_grad()
     def set_output_bias(self, bias: Tensor) -> None:
@@ -141,12 +156,7 @@ class DCGANDiscriminator(nn.Module):
         self.encoder = ConvEncoder(channels + n_classes, image_size, 1 + aux_classes, width, norm)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        if self.n_classes:
-            if labels is None:
-                raise ValueError("this discriminator is class-conditional: pass labels [B]")
-            onehot = nn.functional.one_hot(labels, self.n_classes).to(x.dtype)
-            x = torch.cat([x, onehot[:, :, None, None].expand(-1, -1, *x.shape[2:])], dim=1)
-        out = self.encoder(x)
+        out = self.encoder(with_class_channels(x, labels, self.n_classes))
         return out[:, 0], (out[:, 1:] if self.aux_classes else None)
 
 

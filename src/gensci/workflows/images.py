@@ -28,6 +28,7 @@ import torch
 from gensci.config import ExperimentConfig
 from gensci.data.base import DataSplits
 from gensci.errors import UserError
+from gensci.files import atomic_write
 from gensci.methods.base import Method, SamplingOptions
 from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, Workflow
 from gensci.workflows.reference_net import ReferenceNet
@@ -83,11 +84,21 @@ def is_conditional(method: Method) -> bool:
     return "conditional" in method.capabilities
 
 
+def condition_labels(method: Method, labels: torch.Tensor) -> torch.Tensor | None:
+    """The labels a method's per-image uses (ELBO, reconstruction) need: `labels` for a conditional
+    method, None otherwise."""
+    return labels.to(method.device) if is_conditional(method) else None
+
+
 @torch.no_grad()
-def draw(method: Method, n: int, seed: int = 0, options: SamplingOptions | None = None, class_label: int | None = None):
-    """n samples on the CPU: (x [n, C, H, W], labels [n] or None). Conditional models get `class_label`
-    for all, else labels cycling over the classes; one seeded CPU generator makes it reproducible."""
+def draw(method: Method, n: int, seed: int = 0, options: SamplingOptions | None = None, class_label: int | None = None,
+         labels: torch.Tensor | None = None):
+    """n samples on the CPU: (x [n, C, H, W], labels [n] or None). Conditional models get `labels`
+    ([n], e.g. those of a test split) when given, else `class_label` for all, else labels cycling over
+    the classes; one seeded CPU generator makes it reproducible."""
     g = torch.Generator().manual_seed(seed)
+    if labels is not None and is_conditional(method):
+        return method.sample(n, condition=labels, generator=g, options=options)["x"].float().cpu(), labels
     labels = None
     if is_conditional(method):
         k = int(method.info["n_classes"])
@@ -98,6 +109,29 @@ def draw(method: Method, n: int, seed: int = 0, options: SamplingOptions | None 
     elif class_label is not None:
         raise UserError("--class needs a class-conditional model (e.g. preset galaxy-acgan, or method.conditional=true)")
     return method.sample(n, condition=labels, generator=g, options=options)["x"].float().cpu(), labels
+
+
+def write_samples(run: Run, options: SampleOptions, x: torch.Tensor, labels: torch.Tensor | None,
+                  arrays: dict[str, np.ndarray] | None = None, span: tuple[float, float] | None = None) -> list[Path]:
+    """Write samples x [n, C, H, W] as RUN/samples/samples[_classK].npz (or options.out) with keys
+    "images", "labels" (conditional models) and any `arrays` (e.g. the condition values, physical
+    units), and a PNG grid beside it (one row per class when the labels cycle over the classes)."""
+    from gensci.viz.images import grid_per_class, image_grid
+
+    stem = "samples" if options.class_label is None else f"samples_class{options.class_label}"
+    out = Path(options.out) if options.out is not None else run.samples_dir / f"{stem}.npz"
+    if out.is_dir() or out.suffix == "":
+        out = out / f"{stem}.npz"
+    content = {"images": x.numpy()} | ({"labels": labels.numpy()} if labels is not None else {}) | (arrays or {})
+    atomic_write(out, lambda tmp: np.savez_compressed(tmp, **content))
+    png = out.with_suffix(".png")
+    names = run.info.get("class_names") or []
+    if labels is not None and options.class_label is None:
+        grid_per_class(x, labels, names, png, per_class=min(8, max(1, len(x) // len(names))), span=span)
+    else:
+        title = f"class {options.class_label}: {names[options.class_label]}" if options.class_label is not None else ""
+        image_grid(x, png, nrow=8, title=title, span=span)
+    return [out, png]
 
 
 def default_sampling(method: Method, config: ExperimentConfig) -> SamplingOptions:
@@ -132,19 +166,21 @@ def vae_metrics(method: Method, data: DataSplits, seed: int = 0, batch_size: int
 
     g = torch.Generator().manual_seed(seed)
 
-    def neg_elbo(x: torch.Tensor) -> np.ndarray:
-        return -torch.cat([method.elbo(x[i : i + batch_size].to(method.device), generator=g).cpu()
+    def neg_elbo(x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+        return -torch.cat([method.elbo(x[i : i + batch_size].to(method.device), generator=g,
+                                       labels=condition_labels(method, y[i : i + batch_size])).cpu()
                            for i in range(0, len(x), batch_size)]).numpy()
 
     x, y = images_of(data.test)
-    nll = neg_elbo(x)
+    nll = neg_elbo(x, y)
     held = torch.as_tensor(list(data.info.get("held_out_classes") or []), dtype=y.dtype)
     is_held = torch.isin(y, held).numpy()
     out = {"elbo": float(-nll[~is_held].mean())}
     if is_held.any() and (~is_held).any():
-        valid, _ = images_of(data.valid)
+        valid, valid_y = images_of(data.valid)
         span = value_range(data)
-        corrected = complexity_corrected_score(nll, compressed_bits(x, span), neg_elbo(valid), compressed_bits(valid, span))
+        corrected = complexity_corrected_score(nll, compressed_bits(x, span), neg_elbo(valid, valid_y),
+                                               compressed_bits(valid, span))
         out["anomaly_auroc"] = anomaly_auroc(nll, is_held)
         out["anomaly_auroc_complexity"] = anomaly_auroc(corrected, is_held)
         out["elbo_held_out"] = float(-nll[is_held].mean())
@@ -166,7 +202,7 @@ class ImageWorkflow(Workflow):
         from gensci.metrics.images import features, kernel_distance, pixel_hist_distance, prdc
 
         n = min(config.eval.periodic_n_samples, 200)
-        real, _ = images_of(data.valid, trained_classes(data.info), n)
+        real, real_y = images_of(data.valid, trained_classes(data.info), n)
         fake, _ = draw(method, len(real), seed=0, options=default_sampling(method, config))
         out = {"pixel_hist_distance": pixel_hist_distance(fake, real, value_range=value_range(data))}
         judge = reference_net(data, config).judge()
@@ -176,7 +212,8 @@ class ImageWorkflow(Workflow):
             if len(real) > 5:
                 out["coverage"] = prdc(fr, ff)["coverage"]
         if "elbo" in method.capabilities:
-            out["elbo"] = float(method.elbo(real.to(method.device), generator=torch.Generator().manual_seed(0)).mean())
+            out["elbo"] = float(method.elbo(real.to(method.device), generator=torch.Generator().manual_seed(0),
+                                            labels=condition_labels(method, real_y)).mean())
         return out
 
     def evaluate(self, run: Run, options: EvalOptions) -> dict[str, Any]:
@@ -197,32 +234,13 @@ class ImageWorkflow(Workflow):
     def sample(self, run: Run, options: SampleOptions) -> list[Path]:
         """An npz (images float32 [n, C, H, W] in the data's range, labels for conditional models) and a PNG grid;
         with options.input: posterior samples given the measured images (gensci.workflows.posterior)."""
-        from gensci.viz.images import grid_per_class, image_grid
+        from gensci.workflows.posterior import posterior_samples, wants_posterior
 
-        if options.mask is not None and options.input is None:
-            raise UserError("--mask marks the observed pixels of --input images; give --input too")
-        if options.input is not None:
-            from gensci.workflows.posterior import posterior_samples
-
+        if wants_posterior(options):
             return posterior_samples(run, options)
         method = run.method(checkpoint=options.checkpoint)
-        n = options.n or 64
-        x, labels = draw(method, n, options.seed, options.sampling(), options.class_label)
-        stem = "samples" if options.class_label is None else f"samples_class{options.class_label}"
-        out = Path(options.out) if options.out is not None else run.samples_dir / f"{stem}.npz"
-        if out.is_dir() or out.suffix == "":
-            out = out / f"{stem}.npz"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {"images": x.numpy()} | ({"labels": labels.numpy()} if labels is not None else {})
-        np.savez_compressed(out, **arrays)
-        png = out.with_suffix(".png")
-        names = run.info.get("class_names") or []
-        if labels is not None and options.class_label is None:
-            grid_per_class(x, labels, names, png, per_class=min(8, max(1, n // len(names))))
-        else:
-            title = f"class {options.class_label}: {names[options.class_label]}" if options.class_label is not None else ""
-            image_grid(x, png, nrow=8, title=title)
-        return [out, png]
+        x, labels = draw(method, options.n or 64, options.seed, options.sampling(), options.class_label)
+        return write_samples(run, options, x, labels)
 
     def report(self, run: Run, metrics: dict[str, Any]) -> list[ReportSection]:
         from gensci.viz.images import grid_per_class, image_grid, plot_pixel_hist, plot_power_spectra, strip, write_gif

@@ -26,6 +26,13 @@ from gensci.workflows.base import Run, SampleOptions
 DEFAULT_PER_INPUT = 8
 
 
+def wants_posterior(options: SampleOptions) -> bool:
+    """True when `gensci sample` was given measurements (--input); --mask without --input is a UserError."""
+    if options.mask is not None and options.input is None:
+        raise UserError("--mask marks the observed pixels of --input images; give --input too")
+    return options.input is not None
+
+
 def read_npz_array(path: Path, key: str, expected: str) -> np.ndarray:
     """The array `key` of an npz file (or its only array), as float32; an InputFileError names the file."""
     path = Path(path)
