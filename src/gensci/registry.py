@@ -61,6 +61,8 @@ METHODS = Registry(
         "edm": Entry("gensci.methods.edm:EDM", "E(3)-equivariant diffusion of 3D molecules (EGNN denoiser)"),
         "midi": Entry("gensci.methods.midi:MiDi",
                       "3D molecules with bonds and charges: flow matching (SemlaFlow) or MiDi diffusion"),
+        "digress": Entry("gensci.methods.digress:DiGress",
+                         "molecular graphs (atoms, charges, bonds; no coordinates): DiGress discrete diffusion"),
     },
 )
 
