@@ -164,3 +164,38 @@ def test_schedule_is_digress_cosine():
     betas = (1 - f[1:] / f[:-1]).clamp(0, 0.9999)
     want = torch.exp(torch.cumsum(torch.log(1 - betas), 0))
     assert torch.allclose(_method().abar, want, rtol=1e-10)
+
+
+def test_forward_process_composes_and_ends_at_the_prior():
+    # q(x_t | x_0) = x_0 Qbar_t with Qbar_t = Qbar_s Q_t|s, a_t|s = abar_t / abar_s (DiGress sec. 4.1), on the method's
+    # own schedule and node marginals; at t = T the noise has forgotten x_0: q(x_T | x_0) is the prior m for every x_0
+    from gensci.methods.diffusion.discrete import q_probs, transition_matrix
+
+    method = _method()
+    m, abar = method.marg_x, method.abar
+    eye = torch.eye(method.kx, dtype=torch.float64)
+    for s, t in [(0, 1), (10, 250), (250, 499), (1, 500)]:
+        step = transition_matrix(abar[t] / abar[s], m)
+        assert torch.allclose(q_probs(eye, abar[s], m) @ step, q_probs(eye, abar[t], m), atol=1e-12)
+    assert torch.allclose(q_probs(eye, abar[-1], m), m.expand(method.kx, -1), atol=1e-8)
+    assert torch.all(torch.diff(abar) < 0) and abar[0] > 0.999
+
+
+def test_network_is_permutation_equivariant():
+    # node logits permute with the nodes, edge logits with the pairs; extra features "eigenvalues" (cycles, spectrum)
+    # and the molecular features included (eigenvectors are excluded: eigh fixes their sign arbitrarily)
+    method = _method(extra_features="eigenvalues").eval()
+    x0, e0, mask = method.encode(molecules())
+    g = torch.Generator().manual_seed(0)
+    from gensci.methods.diffusion import discrete
+
+    xt = discrete.sample_noisy(x0, torch.tensor(0.5), method.marg_x, g)
+    et = discrete.sample_noisy(e0, torch.tensor(0.5), method.marg_e, g, pairs=True)
+    xt, et, _ = method._masked(xt, et, mask)
+    t = torch.tensor([0.5, 0.2, 0.9])
+    perm = torch.tensor([3, 0, 5, 1, 4, 2])
+    with torch.no_grad():
+        lx, le = method.network(xt, et, t, mask)
+        px, pe = method.network(xt[:, perm], et[:, perm][:, :, perm], t, mask[:, perm])
+    assert torch.allclose(px, lx[:, perm], atol=1e-5) and torch.allclose(pe, le[:, perm][:, :, perm], atol=1e-5)
+    assert torch.allclose(le, le.transpose(1, 2)) and lx.abs().sum() > 0

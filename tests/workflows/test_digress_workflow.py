@@ -29,7 +29,8 @@ def test_preset_trains_samples_and_evaluates(tmp_path, monkeypatch):
     assert "graph" in metrics["protocols"] and "edm" in metrics["protocols_skipped"]
     assert 0 <= metrics["validity_graph"] <= 1 and "uniqueness_graph" in metrics
     paths = api.sample(run, SampleOptions(n=3, steps=4, out=tmp_path / "graphs.sdf"))
-    assert [p.suffix for p in paths] == [".sdf"] and len(read_molecules(paths[0])) == 3
+    assert [p.suffix for p in paths] == [".sdf", ".smi"] and len(read_molecules(paths[0])) == 3
+    assert len(paths[1].read_text().splitlines()) == 3
     chain = api.sample(run, SampleOptions(chain=True, steps=4, out=tmp_path / "chain.gif"))
     assert sorted(p.suffix for p in chain) == [".gif", ".png"]
     assert run.method().chain(3, generator=torch.Generator().manual_seed(0))["bonds"].shape[0] == 3
