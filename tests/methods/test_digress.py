@@ -4,6 +4,8 @@ import torch
 from gensci.config import TrainConfig
 from gensci.errors import ConfigError, ContractError, UserError
 from gensci.methods.base import SamplingOptions
+from gensci.methods.diffusion import discrete
+from gensci.methods.diffusion.discrete import q_probs, transition_matrix
 from gensci.methods.digress import DiGress, DiGressConfig
 from gensci.testing import SimpleStepper
 
@@ -78,8 +80,6 @@ def test_molecular_features_need_known_elements():
 
 def _fixed_time_loss(method, batch, t_int, repeats=8):
     """Mean loss at one noise level over `repeats` seeded corruptions."""
-    from gensci.methods.diffusion import discrete
-
     x0, e0, mask = method.encode(batch)
     a, total = method.abar[t_int], 0.0
     with torch.no_grad():
@@ -169,8 +169,6 @@ def test_schedule_is_digress_cosine():
 def test_forward_process_composes_and_ends_at_the_prior():
     # q(x_t | x_0) = x_0 Qbar_t with Qbar_t = Qbar_s Q_t|s, a_t|s = abar_t / abar_s (DiGress sec. 4.1), on the method's
     # own schedule and node marginals; at t = T the noise has forgotten x_0: q(x_T | x_0) is the prior m for every x_0
-    from gensci.methods.diffusion.discrete import q_probs, transition_matrix
-
     method = _method()
     m, abar = method.marg_x, method.abar
     eye = torch.eye(method.kx, dtype=torch.float64)
@@ -187,8 +185,6 @@ def test_network_is_permutation_equivariant():
     method = _method(extra_features="eigenvalues").eval()
     x0, e0, mask = method.encode(molecules())
     g = torch.Generator().manual_seed(0)
-    from gensci.methods.diffusion import discrete
-
     xt = discrete.sample_noisy(x0, torch.tensor(0.5), method.marg_x, g)
     et = discrete.sample_noisy(e0, torch.tensor(0.5), method.marg_e, g, pairs=True)
     xt, et, _ = method._masked(xt, et, mask)

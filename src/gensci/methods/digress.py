@@ -8,10 +8,15 @@ the training frequencies, so the prior is m) on a cosine schedule (noise_schedul
 transformer (gensci.nets.graph_transformer) sees the noisy graph, DiGress's structural and spectral features of it
 (gensci.ops.graph_features, extra_features "all"), its molecular features (extra_features_molecular.py: per atom the
 element's usual valence minus its current bond-order sum, and that sum; the molecular weight) and t, and predicts
-the clean graph; the loss is cross-entropy on nodes + lambda x cross-entropy on edges (lambda = 5, configs
-lambda_train [5, 0]). Training draws t uniformly from 0..T (apply_noise, lowest_t = 0 in training). Sampling: from
-the prior, ancestral steps through p(x_s | x_t) = sum_c p(x_0 = c | x_t) q(x_s | x_t, x_0 = c) (sec. 4.2); gensci's
-posteriors are exact for any s < t, so a strided grid of fewer steps samples correctly too.
+the clean graph (molecular features as the reference means them, not as its code computes them:
+extra_features_molecular.py at 75c8c47 takes argmax(X_t * valencies), the class index, as the "normal valence", and
+the class index of a bond as its order; here the element's valence and the bond orders, aromatic 1.5. The weight
+feature is divided by max_n_atoms x the heaviest element's weight, 171 on qm9-graph, where the reference divides by
+its QM9 constant max_weight = 150, src/datasets/qm9_dataset.py); the loss is cross-entropy on nodes + lambda x
+cross-entropy on edges (lambda = 5, configs lambda_train [5, 0]). Training draws t uniformly from 0..T (apply_noise,
+lowest_t = 0 in training). Sampling: from the prior, ancestral steps through
+p(x_s | x_t) = sum_c p(x_0 = c | x_t) q(x_s | x_t, x_0 = c) (sec. 4.2); gensci's posteriors are exact for any s < t,
+so a strided grid of fewer steps samples correctly too.
 
 Formal charges. The reference models QM9's heavy atoms as four elements and no charges; its validity then rejects
 the nitro groups and zwitterions it cannot express (QM9 heavy atoms: 882 charged atoms in the 100k training

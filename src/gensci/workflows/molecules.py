@@ -100,8 +100,8 @@ class MoleculeWorkflow(Workflow):
         return result
 
     def sample(self, run: Run, options: SampleOptions) -> list[Path]:
-        """n molecules as SDF (+ XYZ when they have positions, + SMILES when they are 2D graphs), or with options.chain the denoising
-        trajectory as PNG strip + GIF."""
+        """n molecules as SDF (+ XYZ when they have positions, + SMILES when they are 2D graphs), or with
+        options.chain the denoising trajectory as PNG strip + GIF."""
         method = run.method(checkpoint=options.checkpoint)
         generator = _generator(method, options.seed)
         if options.chain:
