@@ -6,14 +6,16 @@
 For each step count: `gensci evaluate`'s measurement (gensci.workflows.molecules: n graphs sampled, seeded and
 batched, scored by gensci.metrics.molecule_protocols against QM9's training split under the predicted-bond protocol,
 keys ending in `_graph`: RDKit validity of the largest fragment, uniqueness among the valid ones, novelty,
-connectedness; no stability, which needs explicit hydrogens) with Wilson 95 % intervals of validity (over n) and
-uniqueness (over the valid ones), the element and size distances to the training split, and CPU seconds per graph
-(sampling only). Appends a table to benchmarks/digress_quality.md (or --report).
+connectedness; no stability, which needs explicit hydrogens) with Wilson 95 % intervals of validity and connectedness
+(over n), uniqueness (over the valid ones) and novelty (over the unique valid ones), the element and size distances to
+the training split, wall seconds per graph (sampling only), CPU seconds per graph (sampling and scoring) and the load
+average at the end. Appends a table to benchmarks/digress_quality.md (or --report).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,8 +28,9 @@ from edm_quality import stability_interval  # noqa: E402  (Wilson 95 % interval 
 from gensci import api  # noqa: E402
 from gensci.workflows.base import EvalOptions, Run  # noqa: E402
 
-KEYS = ["validity_graph", "validity_95ci", "uniqueness_graph", "uniqueness_95ci", "validity_x_uniqueness_graph",
-        "novelty_graph", "connected_graph", "n_charged_graph", "atom_type_tv", "n_atoms_tv", "cpu_s_per_graph"]
+KEYS = ["validity_graph", "validity_95ci", "uniqueness_graph", "uniqueness_95ci", "novelty_graph", "novelty_95ci",
+        "connected_graph", "connected_95ci", "validity_x_uniqueness_graph", "n_charged_graph", "atom_type_tv",
+        "n_atoms_tv", "seconds_per_molecule", "cpu_s_per_graph", "load_1min"]
 
 
 def main() -> None:
@@ -50,6 +53,10 @@ def main() -> None:
         m["cpu_s_per_graph"] = (time.process_time() - cpu) / m["n_molecules"]  # includes scoring (small)
         m["validity_95ci"] = stability_interval(m["validity_graph"], m["n_molecules"])
         m["uniqueness_95ci"] = stability_interval(m["uniqueness_graph"], max(m["n_valid_graph"], 1))
+        if m.get("novelty_graph") is not None:  # novel among the unique valid ones
+            m["novelty_95ci"] = stability_interval(m["novelty_graph"], max(m["n_unique_graph"], 1))
+        m["connected_95ci"] = stability_interval(m["connected_graph"], m["n_molecules"])
+        m["load_1min"] = os.getloadavg()[0]
         rows.append((steps, m))
         print(steps, {k: m.get(k) for k in KEYS}, flush=True)
     train = [r for r in run.history() if r.get("kind") == "train"]
@@ -65,9 +72,33 @@ def main() -> None:
         "|---|---|" + "---|" * len(KEYS),
     ]
     lines += [f"| {s} | {m['n_molecules']} | " + " | ".join(_fmt(m.get(k)) for k in KEYS) + " |" for s, m in rows]
+    lines += ["", *curve(run)]
     with args.report.open("a") as f:
         f.write("\n".join(lines) + "\n\n")
     print("\n".join(lines))
+
+
+def curve(run: Run) -> list[str]:
+    """The training curve as a markdown table: per periodic evaluation, the step, training minutes, the mean training
+    loss over the records since the previous one, and validity (Wilson interval) and uniqueness (validity x
+    uniqueness / validity) of the periodic samples (eval.periodic_n_samples graphs, 100 steps: the molecule workflow's
+    periodic_eval records no novelty or connectedness)."""
+    history = run.history()
+    rows = ["| step | training min | train loss (mean since last) | periodic graphs | validity (95 % CI) | uniqueness |",
+            "|---|---|---|---|---|---|"]
+    losses, minutes = [], 0.0
+    for r in history:
+        if r.get("kind") == "train":
+            losses.append(r["loss"])
+            minutes = r["time"] / 60
+        elif r.get("kind") == "eval" and "validity_graph" in r:
+            n, valid = run.config.eval.periodic_n_samples, r["validity_graph"]
+            loss = sum(losses) / len(losses) if losses else float("nan")
+            unique = r["validity_x_uniqueness_graph"] / valid if valid else float("nan")
+            rows.append(f"| {r['step']} | {minutes:.1f} | {loss:.3f} | {n} | {valid:.3f} "
+                        f"({stability_interval(valid, n)}) | {unique:.3f} |")
+            losses = []
+    return rows
 
 
 def _fmt(v) -> str:
