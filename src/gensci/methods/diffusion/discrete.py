@@ -31,8 +31,9 @@ from gensci.ops.random import sample_categorical_rows
 def cosine_alpha_bar(timesteps: int, nu: float = 1.0, s: float = 0.008) -> Tensor:
     """abar at t = 0, 1, ..., T: float64 [T + 1], decreasing from ~1 to ~0.
 
-    As diffusion_utils.cosine_beta_schedule_discrete + NoiseModel.__init__ (MiDi): f(k) = cos^2(pi/2 ((k/(T+2))^nu
-    + s) / (1 + s)) on k = 0..T+1, betas = 1 - f(k+1)/f(k) clamped to <= 0.9999, abar = cumprod(1 - beta)."""
+    As diffusion_utils.cosine_beta_schedule_discrete + NoiseModel.__init__ (MiDi): f(x) = cos^2(pi/2 (x^nu + s) /
+    (1 + s)) on the T + 2 points x = linspace(0, T + 2, T + 2) / (T + 2) (that is x_k = k / (T + 1), k = 0..T+1, as
+    the reference writes it), betas = 1 - f(x_k+1)/f(x_k) clamped to <= 0.9999, abar = cumprod(1 - beta)."""
     steps = timesteps + 2
     x = np.linspace(0, steps, steps) / steps
     f = np.cos(0.5 * np.pi * ((x**nu) + s) / (1 + s)) ** 2
