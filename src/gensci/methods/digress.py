@@ -221,7 +221,7 @@ class DiGress(Method):
         return min(self.config.sampling_steps, self.config.timesteps)
 
     def describe_sampling(self, options: SamplingOptions) -> dict[str, Any]:
-        return {"sampling_steps": self.steps(options), "sampler": "ancestral (exact discrete posteriors)"}
+        return {"sampling_steps": self.steps(options), "sampler": "ancestral"}  # exact posteriors on any grid
 
     @torch.no_grad()
     def denoise(self, mask: Tensor, steps: int, generator: torch.Generator | None = None,
