@@ -22,10 +22,11 @@ def sequence_batch():
             "weight": torch.tensor([1.0, 0.5, 0.5, 1.0])}
 
 
-BONDED_INFO = {"atom_types": ["H", "C", "N", "O", "F"], "charge_values": [-1, 0, 1],
+BONDED_INFO = {"atom_types": ["H", "C", "N", "O", "F"], "atomic_numbers": [1, 6, 7, 8, 9], "charge_values": [-1, 0, 1],
                "bond_types": ["none", "single", "double", "triple"], "max_n_atoms": 5,
                "n_nodes_hist": {"3": 2, "4": 3, "5": 1}, "atom_type_marginal": [0.5, 0.35, 0.06, 0.08, 0.01],
-               "charge_marginal": [0.01, 0.98, 0.01], "bond_type_marginal": [0.8, 0.15, 0.04, 0.01]}
+               "charge_marginal": [0.01, 0.98, 0.01], "bond_type_marginal": [0.8, 0.15, 0.04, 0.01],
+               "atom_charge_marginal": [[0.002, m - 0.004, 0.002] for m in (0.5, 0.35, 0.06, 0.08, 0.01)]}
 
 
 def image_batch():
@@ -82,6 +83,9 @@ CASES = {
              {"options": SamplingOptions(steps=4)}),
     "smiles-vae": (SMILES_INFO, smiles_batch, {"latent_dim": 4, "embed_dim": 8, "encoder_hidden": 8, "decoder_hidden": 8,
                                                "decoder_layers": 1}, {}),
+    "digress": (BONDED_INFO, bonded_molecule_batch,
+                {"n_layers": 2, "dx": 16, "de": 8, "dy": 8, "n_head": 4, "ff_x": 16, "ff_e": 8, "ff_y": 8, "mlp_x": 16,
+                 "mlp_e": 8, "mlp_y": 8, "timesteps": 20}, {"options": SamplingOptions(steps=4)}),
 }
 
 

@@ -67,6 +67,8 @@ METHODS = Registry(
                               "DeepSequence-style VAE over aligned sequences: mutation effects as ELBO differences"),
         "smiles-vae": Entry("gensci.methods.smiles_vae:SmilesVAE",
                             "SMILES VAE with a property head on the latent mean (chemical VAE, Gomez-Bombarelli 2018)"),
+        "digress": Entry("gensci.methods.digress:DiGress",
+                         "molecular graphs (atoms, charges, bonds; no coordinates): DiGress discrete diffusion"),
     },
 )
 

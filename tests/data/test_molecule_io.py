@@ -5,7 +5,8 @@ import pytest
 
 from gensci.chem.distance_bonds import infer_bonds
 from gensci.chem.molecule import Molecule
-from gensci.data.molecule_io import MoleculeFileError, read_molecules, read_molecules_lenient, write_molecules, write_sdf
+from gensci.data.molecule_io import (MoleculeFileError, read_molecules, read_molecules_lenient, write_molecules,
+                                     write_sdf, write_smiles)
 
 
 def _molecules():
@@ -68,6 +69,16 @@ def test_2d_molecules_get_etkdg_conformers_in_sdf_and_no_xyz(tmp_path):
     assert "RDKit ETKDG" in records[0] and "2D layout" in records[1]
     with pytest.raises(ValueError, match="no positions"):
         write_molecules(tmp_path / "graphs.xyz", [ethene])
+
+
+def test_2d_molecules_as_smiles_marked_valid_or_invalid(tmp_path):
+    ethene = Molecule(None, ["C", "C"], "ethene", bonds=[[0, 2], [2, 0]])
+    nitro = Molecule(None, ["C", "N", "O", "O"], "nitromethane",
+                     bonds=[[0, 1, 0, 0], [1, 0, 2, 1], [0, 2, 0, 0], [0, 1, 0, 0]], formal_charges=[0, 1, 0, -1])
+    broken = Molecule(None, ["C", "O"], "pentavalent", bonds=[[0, 3], [3, 0]], formal_charges=[0, 0])
+    lines = write_smiles(tmp_path / "graphs.smi", [ethene, nitro, broken]).read_text().splitlines()
+    assert lines[0] == "C=C\tethene\tvalid" and lines[1] == "C[N+](=O)[O-]\tnitromethane\tvalid"
+    assert lines[2].endswith("\tpentavalent\tinvalid") and "#" in lines[2]  # the graph as sampled, triple bond
 
 
 XYZ_GOOD = "3\nwater\nO 0 0 0\nH 0.7575 0.5865 0\nH -0.7575 0.5865 0\n"

@@ -64,6 +64,12 @@ def test_info_for_marginal_priors(loaded):
     n = mask.sum(1)
     n_pairs = int((n * (n - 1) // 2).sum())
     assert info["bond_type_marginal"][1] == pytest.approx(int((train["bonds"] == 1).sum()) / 2 / n_pairs)
+    joint = np.array(info["atom_charge_marginal"])  # [type, charge]: sums to the two marginals
+    assert joint.shape == (len(info["atom_types"]), 3)
+    assert np.allclose(joint.sum(1), info["atom_type_marginal"]) and np.allclose(joint.sum(0), info["charge_marginal"])
+    c = info["atom_types"].index("C")
+    neutral_c = int(((train["atom_types"] == c) & (train["formal_charges"] == 0) & mask).sum())
+    assert joint[c, 1] == pytest.approx(neutral_c / int(mask.sum()))
     assert info["excluded"] == {"train": 0, "valid": 0, "test": 0} and info["sizes"]["train"] == 300
     assert info["max_n_atoms"] == (9 if config.remove_h else 29)
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from gensci.methods.diffusion.discrete import (
-    cosine_alpha_bar, gaussian_gamma, model_posterior_probs, posterior_probs, q_probs, sample_classes,
-    symmetrize_pairs, transition_matrix,
+    cosine_alpha_bar, gaussian_gamma, model_posterior_probs, posterior_probs, q_probs, sample_classes, sample_noisy,
+    sample_prior, sample_reverse, symmetrize_pairs, transition_matrix,
 )
 from gensci.methods.diffusion.schedules import alpha, sigma
 
@@ -72,3 +72,23 @@ def test_symmetric_pair_sampling():
     assert torch.allclose(counts / 20000.0, M.float(), atol=0.015)
     g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
     assert torch.equal(sample_classes(probs, g1, pairs=True), sample_classes(probs, g2, pairs=True))
+
+
+def test_samplers_of_prior_forward_and_reverse_draw_the_stated_distributions():
+    n = 20000
+    g = torch.Generator().manual_seed(0)
+    prior = sample_prior(M, (n,), g)
+    assert torch.allclose(torch.bincount(prior, minlength=4) / n, M.float(), atol=0.015)
+    x0 = torch.full((n,), 2)
+    xt = sample_noisy(x0, torch.tensor(0.6), M, g)  # q(x_t | x_0 = 2) = 0.6 e_2 + 0.4 m
+    assert torch.allclose(torch.bincount(xt, minlength=4) / n, (0.4 * M + 0.6 * torch.eye(4)[2]).float(), atol=0.015)
+    pairs = sample_noisy(torch.zeros(3, 5, 5, dtype=torch.long), torch.tensor(0.1), M, g, pairs=True)
+    assert torch.equal(pairs, pairs.transpose(1, 2)) and not pairs.diagonal(dim1=1, dim2=2).any()
+    # reverse: the model's posterior, sampled; at s = 0 (abar 1) a sure prediction is returned as is
+    p0 = torch.softmax(torch.randn(n, 4, generator=g), -1)
+    a_t, a_s = torch.tensor(0.3), torch.tensor(0.7)
+    xs = sample_reverse(xt, p0, a_t, a_s, M, g)
+    want = model_posterior_probs(torch.nn.functional.one_hot(xt, 4).float(), p0, a_t, a_s, M.float()).mean(0)
+    assert torch.allclose(torch.bincount(xs, minlength=4) / n, want, atol=0.015)
+    sure = torch.eye(4)[1].expand(n, 4)
+    assert (sample_reverse(xt, sure, a_t, torch.tensor(1.0), M, g) == 1).all()

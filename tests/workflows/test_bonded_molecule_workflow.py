@@ -107,8 +107,9 @@ def test_2d_samples_skip_edms_protocol_and_are_drawn_in_2d(run2d, tmp_path):
     assert m["validity_graph"] == 1.0 and m["connected_graph"] == 1.0 and m["novelty_graph"] == 0.0
     assert m["atom_type_tv"] == 0.0 and "bond_length_w1" not in m  # no positions: elements and sizes only
     wf = MoleculeWorkflow()
-    (sdf,) = wf.sample(run2d, SampleOptions(n=4, out=tmp_path / "graphs.sdf"))
+    sdf, smi = wf.sample(run2d, SampleOptions(n=4, out=tmp_path / "graphs.sdf"))
     back = read_molecules(sdf)
+    assert [line.split("\t")[2] for line in smi.read_text().splitlines()] == ["valid"] * 4  # SMILES of the graphs
     assert all("H" in mol.atom_types for mol in back)  # ETKDG conformers carry all hydrogens
     assert all(np.ptp(mol.positions[:, 2]) > 0 for mol in back if mol.n_atoms > 3)  # real 3D coordinates
     assert "no XYZ file" in wf.messages[0]

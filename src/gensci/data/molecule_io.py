@@ -111,6 +111,26 @@ def write_sdf(path, molecules, bonds=None, seed: int = 0) -> Path:
     return _write_text(path, "".join(blocks))
 
 
+def write_smiles(path, molecules) -> Path:
+    """One line per molecule: `SMILES<tab>name<tab>valid|invalid`, from each molecule's own bonds and formal
+    charges (else the bonds inferred from its positions). Valid: RDKit's canonical SMILES of the sanitised molecule
+    (hydrogens implicit, no stereo); invalid (RDKit rejects it: valence, kekulisation): the SMILES of the unsanitised
+    graph as written, so that every sample can still be looked at."""
+    from rdkit import Chem
+
+    from gensci.chem.rdmol import canonical_smiles, molecule_to_rdkit
+
+    lines = []
+    for m in map(as_molecule, molecules):
+        mol = molecule_to_rdkit(m)
+        smiles, valid = canonical_smiles(mol), "valid"
+        if smiles is None:
+            mol.UpdatePropertyCache(strict=False)
+            smiles, valid = Chem.MolToSmiles(mol, canonical=False), "invalid"
+        lines.append(f"{smiles}\t{m.name}\t{valid}")
+    return _write_text(path, "\n".join(lines) + "\n")
+
+
 def _records(path):
     path = Path(path)
     if not path.exists():

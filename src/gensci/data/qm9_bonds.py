@@ -44,7 +44,7 @@ CHUNK = 2048
 CHARGE_VALUES = (-1, 0, 1)  # the formal charges in QM9 (measured over all molecules, benchmarks/qm9_bonds.md)
 BOND_TYPES = ("none", "single", "double", "triple")
 BONDED_INFO = QM9_INFO | {"charge_values", "bond_types", "atom_type_marginal", "charge_marginal",
-                          "bond_type_marginal", "excluded"}
+                          "atom_charge_marginal", "bond_type_marginal", "excluded"}
 
 
 def perception_dir():
@@ -107,8 +107,9 @@ def bonded_tensors(arrays: dict[str, np.ndarray], perception: dict[str, np.ndarr
 
 
 def marginals(tensors: dict[str, torch.Tensor], n_types: int) -> dict[str, list[float]]:
-    """Frequencies over the real atoms (atom types, formal charges in CHARGE_VALUES order) and over the
-    unordered pairs of real atoms (bond types incl. "none"), for marginal priors (MiDi, DiGress)."""
+    """Frequencies over the real atoms (atom types, formal charges in CHARGE_VALUES order, and the two jointly:
+    atom_charge_marginal [type][charge]) and over the unordered pairs of real atoms (bond types incl. "none"), for
+    marginal priors (MiDi, DiGress)."""
     mask = tensors["node_mask"].bool()
     if not np.isin(tensors["formal_charges"][mask].numpy(), CHARGE_VALUES).all():
         raise ValueError(f"formal charges outside {CHARGE_VALUES}: update CHARGE_VALUES")
@@ -116,10 +117,13 @@ def marginals(tensors: dict[str, torch.Tensor], n_types: int) -> dict[str, list[
     charges = torch.bincount(tensors["formal_charges"][mask].long() - CHARGE_VALUES[0],
                              minlength=len(CHARGE_VALUES)).double()
     bonds = torch.bincount(torch.triu(tensors["bonds"].long(), 1).flatten(), minlength=len(BOND_TYPES)).double()
+    joint = torch.bincount(tensors["atom_types"][mask].long() * len(CHARGE_VALUES) + tensors["formal_charges"][mask].long()
+                           - CHARGE_VALUES[0], minlength=n_types * len(CHARGE_VALUES)).double()
     n = mask.sum(1).double()
     bonds[0] = (n * (n - 1) / 2).sum() - bonds[1:].sum()  # pairs of real atoms without a bond
     return {key: (v / v.sum().clamp(min=1)).tolist() for key, v in
-            (("atom_type_marginal", atoms), ("charge_marginal", charges), ("bond_type_marginal", bonds))}
+            (("atom_type_marginal", atoms), ("charge_marginal", charges),
+             ("atom_charge_marginal", joint.reshape(n_types, len(CHARGE_VALUES))), ("bond_type_marginal", bonds))}
 
 
 class CompactIntDataset(TensorDictDataset):

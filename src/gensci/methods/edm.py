@@ -27,7 +27,7 @@ from gensci.errors import ConfigError, UserError
 from gensci.methods.base import Method, SamplingOptions
 from gensci.methods.diffusion.config import DiffusionConfig
 from gensci.methods.diffusion.likelihood import vlb_times, vlb_weights
-from gensci.methods.diffusion.samplers import check_sampler, final_step, get_sampler, time_grid
+from gensci.methods.diffusion.samplers import check_sampler, final_step, frame_indices, get_sampler, time_grid
 from gensci.methods.diffusion.schedules import alpha, gamma_table, sigma, snr
 from gensci.nets.egnn import EGNN
 from gensci.ops.gaussian import gaussian_kl, gaussian_kl_isotropic, standard_normal_log_cdf_diff
@@ -272,7 +272,7 @@ class EDM(Method):
         options = options or SamplingOptions()
         n_atoms = int(self.n_atoms_prob.argmax()) if n_atoms is None else int(n_atoms)
         times = time_grid(self.config.timesteps, options.steps)
-        keep = sorted({round(k * (len(times) - 1) / max(n_frames - 1, 1)) for k in range(n_frames)})
+        keep = frame_indices(len(times), n_frames)
         sample, frames = self._denoise(torch.tensor([n_atoms], device=self.device), options, generator, keep)
         frames[-1] = sample
         out = {k: torch.cat([fr[k] for fr in frames]) for k in sample}

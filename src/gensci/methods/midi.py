@@ -29,9 +29,10 @@ from gensci.config import MethodConfig, Section
 from gensci.errors import ContractError, UserError
 from gensci.methods.base import Method, SamplingOptions
 from gensci.methods.edm import n_atoms_distribution
+from gensci.methods.diffusion.samplers import frame_indices
 from gensci.methods.midi_objectives import Diffusion, FlowMatching, Molecules, Prediction
 from gensci.nets.bond_egnn import BondEGNN
-from gensci.ops.masks import edge_mask, remove_mean
+from gensci.ops.masks import edge_mask, mask_from_sizes, remove_mean
 from gensci.ops.random import sample_categorical
 from gensci.spec import Requirements, TensorSpec
 
@@ -236,9 +237,6 @@ class MiDi(Method):
 
         return model
 
-    def _mask(self, sizes: Tensor) -> Tensor:
-        return (torch.arange(int(sizes.max()), device=sizes.device) < sizes[:, None]).float()
-
     @torch.no_grad()
     def sample_batch(self, n: int, condition, generator: torch.Generator | None,
                      options: SamplingOptions) -> dict[str, Tensor]:
@@ -246,7 +244,7 @@ class MiDi(Method):
         if condition is not None:
             raise UserError("this MiDi model is unconditional; sample it without a condition")
         sizes = sample_categorical(self.n_atoms_prob.float(), n, generator)
-        mol = self.objective.sample(self._model(), self._mask(sizes), self.steps(options), generator)
+        mol = self.objective.sample(self._model(), mask_from_sizes(sizes), self.steps(options), generator)
         if not torch.isfinite(mol.x).all():
             raise FloatingPointError("sampling produced non-finite coordinates (diverged); check the checkpoint")
         return self.decode(mol)
@@ -259,9 +257,9 @@ class MiDi(Method):
         steps = self.steps(options)
         n_atoms = int(self.n_atoms_prob.argmax()) if n_atoms is None else int(n_atoms)
         states: list[tuple[Molecules, float]] = []
-        mask = self._mask(torch.tensor([n_atoms], device=self.device))
+        mask = mask_from_sizes(torch.tensor([n_atoms], device=self.device))
         self.objective.sample(self._model(), mask, steps, generator, lambda k, mol, level: states.append((mol, level)))
-        keep = sorted({round(k * (len(states) - 1) / max(n_frames - 1, 1)) for k in range(n_frames)})
+        keep = frame_indices(len(states), n_frames)
         frames = [self.decode(states[i][0]) for i in keep]
         out = {k: torch.cat([f[k] for f in frames]) for k in frames[0]}
         out["t"] = torch.tensor([states[i][1] for i in keep])

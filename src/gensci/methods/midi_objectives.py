@@ -12,13 +12,12 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gensci.errors import ConfigError
 from gensci.methods.diffusion import discrete, flow
 from gensci.methods.diffusion.parametrisations import convert
-from gensci.methods.diffusion.samplers import reverse_step
+from gensci.methods.diffusion.samplers import reverse_step, time_grid
 from gensci.methods.diffusion.schedules import alpha, sigma
 from gensci.ops.alignment import equivariant_ot
 from gensci.ops.masks import remove_mean
@@ -148,8 +147,8 @@ class Diffusion(nn.Module):
 
     def prior(self, mask: Tensor, generator=None) -> Molecules:
         b, n = mask.shape
-        draw = lambda key, shape: discrete.sample_classes(  # noqa: E731
-            getattr(self, f"marg_{key}").float().expand(shape + (self.sizes[key],)), generator, pairs=len(shape) == 3)
+        draw = lambda key, shape: discrete.sample_prior(  # noqa: E731
+            getattr(self, f"marg_{key}"), shape, generator, pairs=len(shape) == 3)
         return Molecules(gaussian((b, n, 3), mask, generator), draw("types", (b, n)), draw("charges", (b, n)),
                          draw("bonds", (b, n, n)), mask).masked()
 
@@ -164,23 +163,16 @@ class Diffusion(nn.Module):
         x = alpha(g) * clean.x + sigma(g) * gaussian(clean.x.shape, mask, None)
 
         def noised(key, x0, view):
-            a = getattr(self, f"abar_{key}")[t_int].float().view(view)
-            probs = discrete.q_probs(F.one_hot(x0, self.sizes[key]).float(), a, getattr(self, f"marg_{key}").float())
-            return discrete.sample_classes(probs, None, pairs=key == "bonds")
+            a = getattr(self, f"abar_{key}")[t_int].view(view)
+            return discrete.sample_noisy(x0, a, getattr(self, f"marg_{key}"), None, pairs=key == "bonds")
 
         noisy = Molecules(x, noised("types", clean.types, (-1, 1)), noised("charges", clean.charges, (-1, 1)),
                           noised("bonds", clean.bonds, (-1, 1, 1)), mask)
         return noisy.masked(), t_int.to(clean.x.dtype) / T
 
-    def time_grid(self, steps: int) -> list[int]:
-        T = self.config.timesteps
-        if not 1 <= steps <= T:
-            raise ConfigError(f"sampling steps must be in 1..{T} (the trained diffusion timesteps), got {steps}")
-        return [round(k * T / steps) for k in range(steps, -1, -1)]
-
     @torch.no_grad()
     def sample(self, model: Model, mask: Tensor, steps: int, generator=None, callback: Callback | None = None) -> Molecules:
-        T, grid = self.config.timesteps, self.time_grid(steps)
+        T, grid = self.config.timesteps, time_grid(self.config.timesteps, steps)
         state = self.prior(mask, generator)
         if callback is not None:
             callback(-1, state, 1.0)
@@ -193,10 +185,8 @@ class Diffusion(nn.Module):
 
             def step(key, xt, logits):
                 abar = getattr(self, f"abar_{key}")
-                probs = discrete.model_posterior_probs(F.one_hot(xt, self.sizes[key]).float(),
-                                                       torch.softmax(logits.float(), -1), abar[t].float(),
-                                                       abar[s].float(), getattr(self, f"marg_{key}").float())
-                return discrete.sample_classes(probs, generator, pairs=key == "bonds")
+                return discrete.sample_reverse(xt, torch.softmax(logits.float(), -1), abar[t].float(), abar[s].float(),
+                                               getattr(self, f"marg_{key}"), generator, pairs=key == "bonds")
 
             state = Molecules(x, step("types", state.types, pred.types), step("charges", state.charges, pred.charges),
                               step("bonds", state.bonds, pred.bonds), mask).masked()

@@ -51,6 +51,12 @@ def edge_mask(node_mask: Tensor, self_loops: bool = False) -> Tensor:
     return e
 
 
+def mask_from_sizes(sizes: Tensor, n: int | None = None) -> Tensor:
+    """Node counts [B] -> node_mask [B, n] float (n: the largest count unless given), real nodes first."""
+    n = int(sizes.max()) if n is None else n
+    return (torch.arange(n, device=sizes.device) < sizes[:, None]).float()
+
+
 def real_first(node_mask: Tensor) -> Tensor:
     """Per row, the indices of the nodes with real ones first (stable), trimmed to the largest real count: [B, n_max].
 

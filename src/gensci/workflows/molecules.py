@@ -27,7 +27,7 @@ from gensci.chem.molecule import Molecule, molecules_from_padded
 from gensci.chem.valences import molecule_stability
 from gensci.config import ExperimentConfig
 from gensci.data.base import DataSplits
-from gensci.data.molecule_io import write_sdf, write_xyz
+from gensci.data.molecule_io import write_sdf, write_smiles, write_xyz
 from gensci.errors import UserError
 from gensci.methods.base import Method, SamplingOptions
 from gensci.metrics.graph import MIDI_QM9_DATA
@@ -89,6 +89,8 @@ class MoleculeWorkflow(Workflow):
         molecules = molecules_from_padded(samples, info["atom_types"])
         described = method.describe_sampling(sampling)
         write_sdf(run.samples_dir / evaluation_name(n, described, options.seed, ".sdf"), molecules, seed=options.seed)
+        if all(m.positions is None for m in molecules):  # 2D graphs: their SMILES too
+            write_smiles(run.samples_dir / evaluation_name(n, described, options.seed, ".smi"), molecules)
         carried = carried_by(method, info)
         result = evaluate_protocols(molecules, _reference(info, carried), carried)
         if "log_likelihood" in method.capabilities:
@@ -98,8 +100,8 @@ class MoleculeWorkflow(Workflow):
         return result
 
     def sample(self, run: Run, options: SampleOptions) -> list[Path]:
-        """n molecules as SDF (+ XYZ when they have positions), or with options.chain the denoising
-        trajectory as PNG strip + GIF."""
+        """n molecules as SDF (+ XYZ when they have positions, + SMILES when they are 2D graphs), or with
+        options.chain the denoising trajectory as PNG strip + GIF."""
         method = run.method(checkpoint=options.checkpoint)
         generator = _generator(method, options.seed)
         if options.chain:
@@ -110,9 +112,9 @@ class MoleculeWorkflow(Workflow):
         paths = [write_sdf(base.with_suffix(".sdf"), molecules, seed=options.seed)]
         if all(m.positions is not None for m in molecules):
             return paths + [write_xyz(base.with_suffix(".xyz"), molecules)]
-        self.messages.append("2D samples: the SDF holds RDKit ETKDG conformers (molecules RDKit rejects get a flat "
-                             "2D layout); no XYZ file")
-        return paths
+        self.messages.append("2D samples: SMILES (one per line, marked valid/invalid) and an SDF of RDKit ETKDG "
+                             "conformers (molecules RDKit rejects get a flat 2D layout); no XYZ file")
+        return paths + [write_smiles(base.with_suffix(".smi"), molecules)]
 
     def _chain(self, run: Run, method: Method, options: SampleOptions, generator) -> list[Path]:
         from gensci.viz.molecules import chain_pictures

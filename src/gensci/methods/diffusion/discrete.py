@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from gensci.ops.random import sample_categorical_rows
@@ -30,8 +31,9 @@ from gensci.ops.random import sample_categorical_rows
 def cosine_alpha_bar(timesteps: int, nu: float = 1.0, s: float = 0.008) -> Tensor:
     """abar at t = 0, 1, ..., T: float64 [T + 1], decreasing from ~1 to ~0.
 
-    As diffusion_utils.cosine_beta_schedule_discrete + NoiseModel.__init__ (MiDi): f(k) = cos^2(pi/2 ((k/(T+2))^nu
-    + s) / (1 + s)) on k = 0..T+1, betas = 1 - f(k+1)/f(k) clamped to <= 0.9999, abar = cumprod(1 - beta)."""
+    As diffusion_utils.cosine_beta_schedule_discrete + NoiseModel.__init__ (MiDi): f(x) = cos^2(pi/2 (x^nu + s) /
+    (1 + s)) on the T + 2 points x = linspace(0, T + 2, T + 2) / (T + 2) (that is x_k = k / (T + 1), k = 0..T+1, as
+    the reference writes it), betas = 1 - f(x_k+1)/f(x_k) clamped to <= 0.9999, abar = cumprod(1 - beta)."""
     steps = timesteps + 2
     x = np.linspace(0, steps, steps) / steps
     f = np.cos(0.5 * np.pi * ((x**nu) + s) / (1 + s)) ** 2
@@ -94,3 +96,26 @@ def sample_classes(probs: Tensor, generator: torch.Generator | None = None, pair
     """Class indices [...] from probabilities [..., K]; pairs=True: [B, N, N, K] -> symmetric [B, N, N]."""
     x = sample_categorical_rows(probs, generator)
     return symmetrize_pairs(x) if pairs else x
+
+
+def sample_prior(marginals: Tensor, shape: tuple[int, ...], generator: torch.Generator | None = None,
+                 pairs: bool = False) -> Tensor:
+    """Class indices [*shape] drawn from the marginals [K] (the limit of the marginal transitions); pairs=True:
+    shape (B, N, N), symmetric, zero diagonal."""
+    return sample_classes(marginals.float().expand(tuple(shape) + (marginals.shape[-1],)), generator, pairs)
+
+
+def sample_noisy(x0: Tensor, alpha_bar: Tensor, marginals: Tensor, generator: torch.Generator | None = None,
+                 pairs: bool = False) -> Tensor:
+    """x_t ~ q(x_t | x_0) = abar x_0 + (1 - abar) m for class indices x0 [...] (abar broadcastable to x0's shape,
+    e.g. [B, 1] for nodes, [B, 1, 1] for pairs): class indices [...]; pairs=True: symmetric, zero diagonal."""
+    probs = q_probs(F.one_hot(x0, marginals.shape[-1]).float(), alpha_bar.float(), marginals.float())
+    return sample_classes(probs, generator, pairs)
+
+
+def sample_reverse(xt: Tensor, p0: Tensor, alpha_t: Tensor, alpha_s: Tensor, marginals: Tensor,
+                   generator: torch.Generator | None = None, pairs: bool = False) -> Tensor:
+    """x_s ~ p(x_s | x_t) = sum_c p0[c] q(x_s | x_t, x_0 = c) for class indices xt [...] and the network's
+    p(x_0 | x_t) p0 [..., K]: class indices [...]; exact for any s < t (strided sampling)."""
+    probs = model_posterior_probs(F.one_hot(xt, marginals.shape[-1]).float(), p0, alpha_t, alpha_s, marginals.float())
+    return sample_classes(probs, generator, pairs)

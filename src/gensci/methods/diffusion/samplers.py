@@ -97,6 +97,11 @@ def time_grid(timesteps: int, steps: int | None = None) -> list[int]:
     return [round(k * timesteps / steps) for k in range(steps, -1, -1)]
 
 
+def frame_indices(n_states: int, n_frames: int) -> list[int]:
+    """Indices of at most n_frames states evenly spread over n_states (first and last included): a chain's frames."""
+    return sorted({round(k * (n_states - 1) / max(n_frames - 1, 1)) for k in range(n_frames)})
+
+
 def _steps(times: Sequence[int]):
     return enumerate(zip(times[:-1], times[1:]))
 
