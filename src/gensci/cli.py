@@ -229,12 +229,12 @@ def demo(
     info = run.manifest
     err.print(f"[bold]gensci demo[/]: shipped weights {weights} ({info.get('steps')} training steps, "
               f"{info.get('training_minutes')} CPU-minutes; trained with: {info.get('command')})", highlight=False)
-    err.print(f"sampling {n} molecules, then one denoising chain until its molecule is stable")
-    samples = api.sample(run, SampleOptions(n=n, steps=steps))
-    samples += api.sample(run, SampleOptions(chain=True, until_stable=True, steps=steps, max_tries=20))
+    err.print(f"one denoising chain until its molecule is stable, then {n} molecules sampled and measured")
+    samples = api.sample(run, SampleOptions(chain=True, until_stable=True, steps=steps, max_tries=20))
     for message in run.workflow.messages:
         err.print(message, highlight=False)
-    metrics = api.evaluate(run, EvalOptions(n=n, steps=steps))
+    metrics = api.evaluate(run, EvalOptions(n=n, steps=steps))  # writes the n molecules it measured as SDF
+    samples += sorted(run.samples_dir.glob("*.sdf"), key=lambda p: p.stat().st_mtime)[-1:]
     path = api.report(run, metrics)
     table = Table("measure", "value", title=f"demo: {weights}, {n} molecules", box=None)
     for k, v in run.workflow.headline(metrics).items():
