@@ -61,6 +61,9 @@ class EvalOptions:
     sampler: str | None = None
     checkpoint: str = "auto"
     guidance: float | None = None
+    input: Path | None = None  # with mask: complete maps for an inpainting benchmark (gensci.workflows.inpainting)
+    mask: Path | None = None  # with input: the observed pixels (1)
+    measurement_noise: float | None = None  # with input: the measurement noise std in the data's units
 
     def sampling(self, eval_config=None) -> SamplingOptions:
         """Options given here, else the run's eval section (sampling_steps, batch_size)."""

@@ -218,6 +218,10 @@ class ImageWorkflow(Workflow):
 
     def evaluate(self, run: Run, options: EvalOptions) -> dict[str, Any]:
         from gensci.metrics.images import image_metrics
+        from gensci.workflows.inpainting import evaluate_inpainting, wants_inpainting
+
+        if wants_inpainting(options):
+            return evaluate_inpainting(run, options)
 
         method, data, cfg = run.method(checkpoint=options.checkpoint), run.data, run.config
         n = options.n or cfg.eval.n_samples

@@ -89,6 +89,10 @@ class PerConditionWorkflow(Workflow):
         return {k: metrics[k] for k in self.headline_keys if isinstance(metrics.get(k), float)}
 
     def evaluate(self, run: Run, options: EvalOptions) -> dict[str, Any]:
+        from gensci.workflows.inpainting import evaluate_inpainting, wants_inpainting
+
+        if wants_inpainting(options):
+            return evaluate_inpainting(run, options)
         method, cfg = run.method(checkpoint=options.checkpoint), run.config
         sampling = options.sampling(cfg.eval)
         metrics, *_ = self._measure_split(method, run.data, run.data.test, options.n or cfg.eval.n_samples,

@@ -55,7 +55,7 @@ def read_npz_array(path: Path, key: str, expected: str) -> np.ndarray:
     return a
 
 
-def _images(path: Path, channels: int, side: int, super_resolution: bool) -> np.ndarray:
+def read_images(path: Path, channels: int, side: int, super_resolution: bool) -> np.ndarray:
     expected = f"[N, {channels}, {side}, {side}]" + (f" or [N, {side}, {side}]" if channels == 1 else "")
     if super_resolution:
         expected = f"[N, {channels}, s, s] with s dividing {side} (super-resolution)"
@@ -74,7 +74,7 @@ def _images(path: Path, channels: int, side: int, super_resolution: bool) -> np.
     return x
 
 
-def _mask(path: Path, images: np.ndarray) -> np.ndarray:
+def read_mask(path: Path, images: np.ndarray) -> np.ndarray:
     n, c, s, _ = images.shape
     m = read_npz_array(path, "mask", f"[N, {c}, {s}, {s}], [N, {s}, {s}] or [{s}, {s}] (1 = observed)")
     if m.ndim == 2:
@@ -89,24 +89,29 @@ def _mask(path: Path, images: np.ndarray) -> np.ndarray:
     return np.broadcast_to(m, images.shape).copy()
 
 
+def posterior_method(run: Run, checkpoint: str, wanted: str):
+    """The run's method when it has the capability `wanted` ("inpaint", "super_resolve"), else a UserError."""
+    method = run.method(checkpoint=checkpoint)
+    if wanted not in method.capabilities:
+        raise UserError(f"method {run.config.method.name} cannot sample a posterior given measurements "
+                        "(--input with --mask); train a diffusion model (method.name=diffusion)")
+    return method
+
+
 def posterior_samples(run: Run, options: SampleOptions) -> list[Path]:
     """Fill in / super-resolve the user's images (see the module docstring); returns [npz, png]."""
     from gensci.viz.images import image_grid
 
-    method = run.method(checkpoint=options.checkpoint)
-    wanted = "inpaint" if options.mask is not None else "super_resolve"
-    if wanted not in method.capabilities:
-        raise UserError(f"method {run.config.method.name} cannot sample a posterior given measurements "
-                        "(--input with --mask); train a diffusion model (method.name=diffusion)")
+    method = posterior_method(run, options.checkpoint, "inpaint" if options.mask is not None else "super_resolve")
     info = run.info
     channels, side = int(info["channels"]), int(info["image_size"])
-    x = _images(options.input, channels, side, super_resolution=options.mask is None)
+    x = read_images(options.input, channels, side, super_resolution=options.mask is None)
     k = options.n or DEFAULT_PER_INPUT
     g = torch.Generator().manual_seed(options.seed)
     sampling, noise = options.sampling(), options.measurement_noise
     cond = options.class_label
     if options.mask is not None:
-        mask = _mask(options.mask, x)
+        mask = read_mask(options.mask, x)
         samples = method.inpaint(torch.from_numpy(x), torch.from_numpy(mask), k, noise, g, sampling, cond)
     else:
         mask = None

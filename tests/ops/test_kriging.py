@@ -1,0 +1,78 @@
+"""The Gaussian conditional-mean baseline: exact for a Gaussian field with the given covariance (checked against
+the precision-matrix form of the same conditional), observed pixels unchanged, honest posterior std."""
+
+import numpy as np
+import pytest
+
+from gensci.ops.kriging import gaussian_conditional, mean_fill, periodic_covariance
+
+S = 8
+
+
+def true_autocovariance() -> np.ndarray:
+    """xi [S, S] of a periodic Gaussian field with a positive power spectrum (so the circulant C is PD)."""
+    k = np.fft.fftfreq(S) * S
+    k2 = k[:, None] ** 2 + k[None, :] ** 2
+    return np.fft.ifft2(1.0 / (1 + k2 / 2.0) ** 2 + 1e-3).real
+
+
+def full_covariance(xi: np.ndarray) -> np.ndarray:
+    """C [S^2, S^2], C[p, q] = xi((p - q) mod S), written out pixel by pixel."""
+    c = np.empty((S * S, S * S))
+    for p in range(S * S):
+        for q in range(S * S):
+            c[p, q] = xi[(p // S - q // S) % S, (p % S - q % S) % S]
+    return c
+
+
+def draw(n: int, seed: int, mean: float = 0.7) -> np.ndarray:
+    cov = full_covariance(true_autocovariance())
+    rng = np.random.default_rng(seed)
+    return rng.multivariate_normal(np.full(S * S, mean), cov, size=n).reshape(n, 1, S, S)
+
+
+def test_periodic_covariance_recovers_the_fields_two_point_function():
+    mean, xi = periodic_covariance(draw(4000, 0))
+    assert mean[0] == pytest.approx(0.7, abs=0.03)
+    assert np.abs(xi[0] - true_autocovariance()).max() < 0.03 * true_autocovariance()[0, 0]
+
+
+def test_conditional_mean_is_the_exact_gaussian_posterior():
+    xi = true_autocovariance()
+    maps = draw(3, 1)
+    mask = (np.random.default_rng(2).uniform(size=(3, 1, S, S)) < 0.5).astype(np.float32)
+    filled, std = gaussian_conditional(maps, mask, np.array([0.7]), xi[None])
+    precision = np.linalg.inv(full_covariance(xi))
+    for i in range(3):
+        seen = mask[i, 0].ravel() > 0.5
+        h, o = ~seen, seen
+        x = maps[i, 0].ravel() - 0.7
+        q_hh = precision[np.ix_(h, h)]
+        expected = 0.7 - np.linalg.solve(q_hh, precision[np.ix_(h, o)] @ x[o])  # the same conditional via Q = C^-1
+        np.testing.assert_allclose(filled[i, 0].ravel()[h], expected, atol=1e-6)
+        np.testing.assert_allclose(std[i, 0].ravel()[h], np.sqrt(np.diag(np.linalg.inv(q_hh))), atol=1e-6)
+        np.testing.assert_array_equal(filled[i, 0].ravel()[o], maps[i, 0].ravel()[o])
+        assert (std[i, 0].ravel()[o] == 0).all()
+
+
+def test_baseline_beats_mean_fill_and_its_interval_covers_90_percent():
+    mean, xi = periodic_covariance(draw(2000, 3))
+    test = draw(40, 4)
+    mask = (np.random.default_rng(5).uniform(size=test.shape) < 0.5).astype(np.float32)
+    filled, std = gaussian_conditional(test, mask, mean, xi)
+    hidden = mask < 0.5
+    rmse = np.sqrt(np.mean((filled - test)[hidden] ** 2))
+    rmse_mean = np.sqrt(np.mean((mean_fill(test, mask, mean) - test)[hidden] ** 2))
+    assert rmse < 0.8 * rmse_mean
+    assert rmse == pytest.approx(np.sqrt(np.mean(std[hidden] ** 2)), rel=0.1)  # predicted error = actual error
+    assert np.mean(np.abs(filled - test)[hidden] <= 1.645 * std[hidden]) == pytest.approx(0.9, abs=0.04)
+
+
+def test_no_observed_pixel_gives_the_prior_and_large_noise_shrinks_to_it():
+    xi = true_autocovariance()[None]
+    maps = draw(1, 6)
+    filled, std = gaussian_conditional(maps, np.zeros_like(maps), np.array([0.7]), xi)
+    assert np.allclose(filled, 0.7) and np.allclose(std, np.sqrt(xi[0, 0, 0]))
+    mask = (np.arange(S * S).reshape(1, 1, S, S) % 2).astype(np.float32)
+    noisy, _ = gaussian_conditional(maps, mask, np.array([0.7]), xi, noise_std=1e4)
+    assert np.allclose(noisy[mask < 0.5], 0.7, atol=1e-4)
