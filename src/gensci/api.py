@@ -125,4 +125,6 @@ def report(run: Run | str | Path, metrics: dict[str, Any] | None = None) -> Path
     metrics = metrics if metrics is not None else saved_evaluation(run)
     if metrics is None:
         metrics = evaluate(run)
-    return write_run_report(run, metrics, run.workflow.report(run, metrics))
+    from gensci.workflows.inpainting import inpainting_section
+
+    return write_run_report(run, metrics, run.workflow.report(run, metrics) + inpainting_section(run))

@@ -10,11 +10,14 @@ Keys: inpainting_rmse (posterior mean), baseline_inpainting_rmse (Gaussian condi
 per-pixel 5-95 % interval) with coverage_90_if_calibrated (the same for a perfectly calibrated sampler with this
 K, gensci.metrics.inpainting) and baseline_coverage_90 (the Gaussian posterior's +-1.645 sigma interval),
 n_maps, samples_per_map, masked_fraction, measurement_noise (data units), units, the sampling description and
-`figure` (per map: truth, mask, posterior mean, posterior std, baseline). Written to RUN/inpainting.json.
+`figure` (per map: truth, mask, posterior mean, posterior std, baseline). Written to RUN/inpainting.json, which
+`gensci report` shows (`inpainting_section`).
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +26,7 @@ import torch
 from gensci.errors import InputFileError, UserError
 from gensci.metrics.inpainting import hidden_rmse, inpainting_metrics
 from gensci.ops.kriging import gaussian_conditional, mean_fill, periodic_covariance
-from gensci.workflows.base import EvalOptions, Run
+from gensci.workflows.base import EvalOptions, ReportSection, Run
 from gensci.workflows.posterior import posterior_method, read_images, read_mask
 
 DEFAULT_PER_MAP = 16
@@ -68,3 +71,19 @@ def evaluate_inpainting(run: Run, options: EvalOptions) -> dict[str, Any]:
     return metrics | method.describe_sampling(sampling)
 
 
+
+
+def inpainting_section(run: Run) -> list[ReportSection]:
+    """The report's section for the last inpainting benchmark of the run (RUN/inpainting.json), if any."""
+    path = run.path / "inpainting.json"
+    if not path.exists():
+        return []
+    metrics = json.loads(path.read_text())
+    figure = Path(metrics.get("figure", ""))
+    table = {k: v for k, v in metrics.items() if k != "figure" and not isinstance(v, (dict, list))}
+    return [ReportSection(
+        "Inpainting benchmark", "`gensci evaluate RUN --input MAPS --mask MASK`: posterior samples (DPS) against the "
+        "truth on the hidden pixels. RMSE of the posterior mean and of the Gaussian conditional mean under the "
+        "training maps' power spectrum (baseline); coverage_90: fraction of hidden pixels whose truth lies in the "
+        "samples' per-pixel 5-95 % interval, to be compared with coverage_90_if_calibrated (same K).",
+        [figure] if figure.is_file() else [], table)]
