@@ -12,9 +12,8 @@ def test_sequence_weights_on_a_toy_alignment():
     # 10 columns; rows 0-2 are near copies (>= 90 % identical), row 3 is 80 % identical to row 0 (not > 80 %:
     # not a neighbour at theta = 0.2), row 4 is unrelated
     base = torch.zeros(10, dtype=torch.long)
-    near = base.clone(); near[0] = 1
-    near2 = base.clone(); near2[9] = 2
-    eighty = base.clone(); eighty[:2] = 3
+    near, near2, eighty = base.clone(), base.clone(), base.clone()
+    near[0], near2[9], eighty[:2] = 1, 2, 3
     other = torch.full((10,), 5)
     seqs = torch.stack([base, near, near2, eighty, other])
     w = sequence_weights(seqs, theta=0.2)

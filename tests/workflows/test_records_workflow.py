@@ -47,7 +47,7 @@ def test_acgan_run_is_scored_by_its_auxiliary_head_and_generates_records(tmp_pat
     assert "auxiliary head" in m["classifier"]
     (path,) = run.workflow.sample(run, SampleOptions(n=7, class_label=1))
     lines = path.read_text().splitlines()
-    assert lines[0].split(",")[-1] == "label" and len(lines) == 8 and all(l.endswith(",1") for l in lines[1:])
+    assert lines[0].split(",")[-1] == "label" and len(lines) == 8 and all(row.endswith(",1") for row in lines[1:])
 
 
 def test_imputed_records_are_written_in_physical_units(tmp_path):
