@@ -12,6 +12,8 @@ A data set class (registered in gensci.registry.DATASETS) has
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -82,6 +84,12 @@ def ranges_as_info(spec: DataSpec) -> dict[str, dict[str, Any]]:
     """The spec's value ranges as plain data for `info["value_ranges"]` (low/high/values; None = unbounded)."""
     return {k: {"low": r.low, "high": r.high, "values": list(r.values) if r.values else None}
             for k, r in spec.ranges.items()}
+
+
+def config_digest(key: object) -> str:
+    """A short stable name for a cache file: the SHA-256 of `key` as sorted JSON (a config's fields and a
+    simulator version), first 16 hex digits."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def default_cache_dir() -> Path:

@@ -26,18 +26,15 @@ Sérsic + exponential profile convolved with a PSF, so it is not used.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 
-from gensci.data.base import DataSplits
+from gensci.data.base import DataSplits, config_digest, default_cache_dir
 from gensci.data.images import SPLITS, ImageDataConfig, image_spec, image_splits, load_cached
 from gensci.spec import DataSpec
-from gensci.data.base import default_cache_dir
 
 CLASS_NAMES = ["barred spiral", "elliptical", "spiral"]
 BARRED, ELLIPTICAL, SPIRAL = 0, 1, 2
@@ -149,7 +146,7 @@ def simulate(config: GalaxyDataConfig) -> dict[str, np.ndarray]:
 
 def cache_path(config: GalaxyDataConfig, cache_dir: Path | None = None) -> Path:
     key = config.model_dump(mode="json", exclude={"cache", "held_out_classes"}) | {"version": _SIM_VERSION}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    digest = config_digest(key)
     return (cache_dir or default_cache_dir()) / "galaxies" / f"galaxies_{config.image_size}px_{digest}.npz"
 
 

@@ -26,8 +26,6 @@ a fixed grid, so the class index is exact, not a binning). Cached as int8 in GEN
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -37,7 +35,7 @@ import torch
 from pydantic import Field, field_validator
 
 from gensci.config import DataConfig
-from gensci.data.base import DataSplits, TensorDictDataset, default_cache_dir
+from gensci.data.base import DataSplits, TensorDictDataset, config_digest, default_cache_dir
 from gensci.data.images import SPLITS, load_cached
 from gensci.ops.ising import CRITICAL_TEMPERATURE, neighbour_table
 from gensci.spec import DataSpec, TensorSpec, ValueRange
@@ -221,7 +219,7 @@ def simulate(config: IsingDataConfig) -> dict[str, np.ndarray]:
 
 def cache_path(config: IsingDataConfig, cache_dir: Path | None = None) -> Path:
     key = config.model_dump(mode="json", exclude={"cache"}) | {"version": _SIM_VERSION}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    digest = config_digest(key)
     return (cache_dir or default_cache_dir()) / "ising" / f"ising_L{config.lattice_size}_{digest}.npz"
 
 

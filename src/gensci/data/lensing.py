@@ -30,9 +30,7 @@ One cosmology (the default) is an unconditional data set. Cached in GENSCI_CACHE
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import math
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -42,7 +40,7 @@ import torch
 from pydantic import Field, field_validator
 
 from gensci.config import DataConfig
-from gensci.data.base import DataSplits, TensorDictDataset, default_cache_dir
+from gensci.data.base import DataSplits, TensorDictDataset, config_digest, default_cache_dir
 from gensci.data.convergence import Cosmology, convergence_power, empty_beam_convergence
 from gensci.data.images import SPLITS, load_cached
 from gensci.spec import DataSpec, TensorSpec, ValueRange
@@ -149,7 +147,7 @@ def simulate(config: LensingDataConfig) -> dict[str, np.ndarray]:
 
 def cache_path(config: LensingDataConfig, cache_dir: Path | None = None) -> Path:
     key = config.model_dump(mode="json", exclude={"cache", "kappa_scale"}) | {"version": _SIM_VERSION}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    digest = config_digest(key)
     return (cache_dir or default_cache_dir()) / "lensing" / f"lensing_{config.map_size}px_{digest}.npz"
 
 

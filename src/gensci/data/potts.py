@@ -22,8 +22,6 @@ a user's file). Info: alphabet, length, n_states, neff, wild_type (list of ints)
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -33,7 +31,7 @@ import torch
 from pydantic import Field
 
 from gensci.config import DataConfig
-from gensci.data.base import DataSplits, TensorDictDataset, default_cache_dir
+from gensci.data.base import DataSplits, TensorDictDataset, config_digest, default_cache_dir
 from gensci.data.images import load_cached
 from gensci.ops.potts import double_mutant_effects, energy, gibbs_sample, single_mutant_effects
 from gensci.ops.sequences import (ALPHABET, GAP, N_AMINO_ACIDS, random_double_mutants, sequence_weights,
@@ -137,7 +135,7 @@ def simulated_arrays(config: PottsDataConfig) -> dict[str, np.ndarray]:
 
 def cache_path(config: PottsDataConfig) -> Path:
     fields = config.model_dump(exclude={"name", "path", "holdout", "theta", "n_doubles", "cache"})
-    key = hashlib.sha256(json.dumps([_SIM_VERSION, fields], sort_keys=True).encode()).hexdigest()[:16]
+    key = config_digest([_SIM_VERSION, fields])
     return default_cache_dir() / "potts" / f"family_{key}.npz"
 
 

@@ -16,7 +16,6 @@ Serrà et al. 2020's correction of the likelihood's bias towards simple images; 
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 from pathlib import Path
@@ -26,7 +25,7 @@ import numpy as np
 import torch
 
 from gensci.config import ExperimentConfig
-from gensci.data.base import DataSplits
+from gensci.data.base import DataSplits, config_digest
 from gensci.errors import UserError
 from gensci.files import atomic_write
 from gensci.methods.base import Method, SamplingOptions
@@ -66,7 +65,7 @@ _REF_NETS: dict[tuple[str, int | None], ReferenceNet] = {}  # per-process cache 
 def reference_net(data: DataSplits, config: ExperimentConfig) -> ReferenceNet:
     """The reference classifier/feature net of this data config: trained once on its training images
     (gensci.workflows.reference_net, cached on disk), then kept in this process."""
-    digest = hashlib.sha256(json.dumps(config.data.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+    digest = config_digest(config.data.model_dump(mode="json"))
     key = f"{config.data.name}-{digest}"
     steps = {"steps": REFERENCE_STEPS} if REFERENCE_STEPS else {}
     if (key, REFERENCE_STEPS) not in _REF_NETS:
