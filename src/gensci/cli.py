@@ -234,7 +234,7 @@ def demo(
     run = ShippedRun(weights, out=out_dir)
     info = run.manifest
     err.print(f"[bold]gensci demo[/]: shipped weights {weights} ({info.get('steps')} training steps, "
-              f"{info.get('training_minutes')} CPU-minutes; trained with: {info.get('command')})", highlight=False)
+              f"{info.get('training_minutes')} minutes of training; trained with: {info.get('command')})", highlight=False)
     err.print(f"one denoising chain until its molecule is stable, then {n} molecules sampled and measured")
     samples = api.sample(run, SampleOptions(chain=True, until_stable=True, steps=steps, max_tries=20))
     for message in run.workflow.messages:
