@@ -109,3 +109,10 @@ def test_report_sections(run):
     assert table["molecule_stability"] == {"this run": 0.1, "data (paper)": 0.952, "model (paper)": 0.820,
                                            "data (gensci)": 0.9529}
     assert "molecule_stability_graph" not in table  # rows only for the protocols the run has
+
+
+def test_evaluation_file_names_have_no_spaces_or_brackets():
+    from gensci.workflows.molecules import evaluation_name
+
+    name = evaluation_name(200, {"sampler": "euler (flow matching)", "sampling_steps": 100}, 0, ".sdf")
+    assert name == "evaluation_n200_euler-flow-matching_steps100_seed0.sdf"

@@ -16,6 +16,8 @@ with the adaptive noise schedule), the predicted-bond protocol.
 
 from __future__ import annotations
 
+import re
+
 import time
 from pathlib import Path
 from typing import Any
@@ -222,7 +224,8 @@ def evaluation_name(n: int, described: dict, seed: int, suffix: str) -> str:
     """A per-evaluation output name (two evaluations of one run never overwrite each other's samples)."""
     parts = [f"evaluation_n{n}", described.get("sampler"), described.get("sampling_steps") and
              f"steps{described['sampling_steps']}", f"seed{seed}"]
-    return "_".join(str(p) for p in parts if p) + suffix
+    # sampler descriptions may hold spaces and brackets: keep file names to letters, digits, '.', '_', '-'
+    return "_".join(re.sub(r"[^A-Za-z0-9._]+", "-", str(p)).strip("-") for p in parts if p) + suffix
 
 
 def _reference(info: dict[str, Any], carried: Carried):
