@@ -7,7 +7,7 @@ from torch import nn
 
 from gensci.errors import UserError
 from gensci.methods.base import SamplingOptions
-from gensci.methods.diffusion.parametrisations import convert
+from gensci.methods.diffusion.parametrisations import clip_denoised, convert
 from gensci.methods.diffusion.samplers import SAMPLERS
 from gensci.methods.diffusion.schedules import alpha, sigma
 from gensci.methods.field_diffusion import FieldDiffusion, FieldDiffusionConfig
@@ -46,7 +46,9 @@ VAR = 0.09
 def test_method_samples_gaussian_data_with_the_ideal_network(sampler, kind):
     """Model-unit data N(MU, VAR) is data-unit N((MU + 1) / 2, VAR / 4) for a [0, 1] range: the method's scaling,
     parametrisation conversion, sampler and final step together must reproduce it."""
-    method = FieldDiffusion(FieldDiffusionConfig(**TINY, parametrisation=kind, sampler=sampler), info())
+    # the Gaussian leaves the declared [0, 1] range, so the clean-data estimate is not clamped here (tested below)
+    method = FieldDiffusion(FieldDiffusionConfig(**TINY, parametrisation=kind, sampler=sampler, clip_denoised=False),
+                            info())
     method.net = IdealNet(method, MU, VAR, kind)
     x = method.sample(3000, generator=torch.Generator().manual_seed(0), options=SamplingOptions(batch_size=3000))["x"]
     assert x.shape == (3000, 1, 8, 8)
@@ -54,6 +56,34 @@ def test_method_samples_gaussian_data_with_the_ideal_network(sampler, kind):
     assert (x.mean(0) - (MU[0] + 1) / 2).abs().mean() < 0.006  # std of a mean: 0.15 / sqrt(3000) = 0.003
     # measured 0.0005-0.0012; std of a variance estimate 0.0225 sqrt(2 / 3000) = 0.0006
     assert (x.var(0) - VAR / 4).abs().mean() < 0.002, float((x.var(0) - VAR / 4).abs().mean())
+
+
+def test_clip_denoised_keeps_samples_of_a_slightly_wrong_eps_net_bounded():
+    """alpha_T ~ 5e-5 for the cosine schedule: an eps-net off by 0.05 puts the clean-data estimate near t = T off by
+    ~80 at T = 200, which the samplers carry into the sample. Clamping the estimate to the field's range (info pixel_min,
+    pixel_max) keeps the samples near the data; without it they blow up."""
+    field = {"low": None, "high": None, "values": None}
+    stats = dict(pixel_mean=[0.0], pixel_std=[1.0], pixel_min=[-4.0], pixel_max=[4.0])
+    stds = {}
+    for clip in (False, True):
+        method = FieldDiffusion(FieldDiffusionConfig(**TINY, noise_schedule="cosine", sampler="ddim",
+                                                     clip_denoised=clip), info(field, **stats))
+
+        class OffNet(IdealNet):
+            def forward(self, z, t, condition=None, drop=None):
+                return super().forward(z, t) + 0.05
+
+        method.net = OffNet(method, torch.zeros(1, 1, 8, 8), 1.0, "eps")
+        x = method.sample(64, generator=torch.Generator().manual_seed(0), options=SamplingOptions(steps=20))["x"]
+        stds[clip] = float(x.pow(2).mean().sqrt())  # root mean square: data N(0, 1) gives 1
+    assert stds[False] > 10 and 0.8 < stds[True] < 1.3, stds
+
+
+def test_clip_denoised_changes_eps_only_where_the_estimate_leaves_the_range():
+    z, a, s = torch.tensor([0.5, 3.0, -3.0]), torch.tensor(0.8), torch.tensor(0.6)
+    eps = torch.zeros(3)  # x0 = z / a = 0.625, 3.75, -3.75
+    out = clip_denoised(eps, z, a, s, -1.0, 1.0)
+    assert out[0] == 0 and torch.allclose((z - s * out) / a, torch.tensor([0.625, 1.0, -1.0]))
 
 
 def test_training_targets_match_the_parametrisation():

@@ -157,3 +157,11 @@ def test_resume_falls_back_to_the_newest_readable_checkpoint(tmp_path):
     assert result.steps == 15
     assert any("last.pt" in note for note in result.notes)
     assert any("resuming from" in note and "step_00000010.pt" in note for note in result.notes)
+
+
+def test_a_split_smaller_than_one_batch_is_a_config_error():
+    from gensci.errors import ConfigError
+    from gensci.train.batches import EpochBatches
+
+    with pytest.raises(ConfigError, match="fewer than one batch"):
+        EpochBatches(list(range(10)), batch_size=16, seed=0)

@@ -200,5 +200,7 @@ class LensingData:
             "model": {k[len("model_"):]: arrays[k].tolist() for k in arrays if k.startswith("model_")},
             "pixel_mean": [float(train.tensors["x"].mean())],
             "pixel_std": [float(train.tensors["x"].std())],  # a diffusion model standardises by these
+            "pixel_min": [float(train.tensors["x"].min())],  # and clamps its clean-data estimate to these
+            "pixel_max": [float(train.tensors["x"].max())],
         }
         return DataSplits(train, split("valid"), split("test"), info)

@@ -13,7 +13,10 @@ The model's units follow the data set's declared value range (info["value_ranges
 bounded ranges ([0, 1] images) and two-valued ones (spins +-1) are mapped linearly onto [-1, 1] (DDPM's
 scaling); unbounded or one-sided ranges (fields) are standardised per channel, with info["pixel_mean"] and
 info["pixel_std"] when the data set provides both, else with the first training batch's mean and std (kept with
-the weights). Samples are mapped back; nothing is clipped; two-valued data are read off as the nearer value.
+the weights). Samples are mapped back; two-valued data are read off as the nearer value. While sampling, the
+network's clean-data estimate at each step is clamped to the data's range (`clip_denoised`, as improved-diffusion:
+[-1, 1] for bounded data, info["pixel_min"]..info["pixel_max"] for fields that give them); without it an eps-model
+near t = T, where alpha_T ~ 5e-5, blows samples up by orders of magnitude. The samples themselves are not clipped.
 
 Condition (`method.condition`): "none"; "class" (an int64 batch key, default "label", classes from
 info["n_classes"]); "value" (a float batch key with condition_dim values per item, e.g. a temperature).
@@ -34,7 +37,7 @@ from gensci.errors import ConfigError, UserError
 from gensci.methods.base import Method, SamplingOptions
 from gensci.methods.diffusion.config import DiffusionConfig
 from gensci.methods.diffusion.guidance import Downsample, Mask, guided_eps, posterior_eps_model
-from gensci.methods.diffusion.parametrisations import check_parametrisation, convert
+from gensci.methods.diffusion.parametrisations import check_parametrisation, clip_denoised, convert
 from gensci.methods.diffusion.samplers import check_sampler, final_step, get_sampler, time_grid
 from gensci.methods.diffusion.schedules import alpha, gamma_table, sigma
 from gensci.nets.unet import UNet
@@ -60,6 +63,7 @@ class FieldDiffusionConfig(DiffusionConfig):
     condition_dropout: float = Field(0.1, ge=0, le=1, description="p_uncond of Ho & Salimans 2022 (they use 0.1-0.2)")
     guidance: float = Field(1.0, description="default guidance scale: 0 unconditional, 1 conditional, > 1 guided")
     measurement_noise: float = Field(0.01, ge=0, description="posterior sampling: sigma_y in the data's units")
+    clip_denoised: bool = Field(True, description="clamp the clean-data estimate to the data's range while sampling")
 
     @field_validator("parametrisation")
     @classmethod
@@ -145,6 +149,17 @@ class FieldDiffusion(Method):
             return torch.full((1, self.shape[0], 1, 1), 2.0 / (self.value_map.high - self.value_map.low), device=self.device)
         return (1.0 / self.scale).view(1, -1, 1, 1)
 
+    def denoised_range(self) -> tuple[Tensor, Tensor] | None:
+        """The data's range in the model's units [1, C, 1, 1] each (None: unknown, no clamping)."""
+        if self.value_map.bounded:
+            return -torch.ones(1, device=self.device), torch.ones(1, device=self.device)
+        low, high = self.info.get("pixel_min"), self.info.get("pixel_max")
+        if low is None or high is None:
+            return None
+        c = self.shape[0]
+        as_map = lambda v: torch.tensor(v, dtype=torch.float32, device=self.device).reshape(1, c, 1, 1)  # noqa: E731
+        return self.to_model(as_map(low)), self.to_model(as_map(high))
+
     @torch.no_grad()
     def _fit_standardisation(self, x: Tensor) -> None:
         self.shift.copy_(x.mean(dim=(0, 2, 3)))
@@ -158,9 +173,13 @@ class FieldDiffusion(Method):
 
     def eps_model(self, condition: Tensor | None, guidance: float):
         """model(z_t, t) -> eps_hat for the samplers, with classifier-free guidance when conditional."""
+        bounds = self.denoised_range() if self.config.clip_denoised else None
+
         def eps_at(out: Tensor, z: Tensor, t: int) -> Tensor:
             g = self.gamma[t]
-            return convert(out, self.config.parametrisation, "eps", z, alpha(g).to(z.dtype), sigma(g).to(z.dtype))
+            a, s = alpha(g).to(z.dtype), sigma(g).to(z.dtype)
+            eps = convert(out, self.config.parametrisation, "eps", z, a, s)
+            return eps if bounds is None else clip_denoised(eps, z, a, s, *bounds)
 
         def model(z: Tensor, t: int) -> Tensor:
             tt = torch.full((len(z),), t, device=z.device)

@@ -7,6 +7,8 @@ from typing import Callable, Iterator
 from torch.utils.data import Dataset, DistributedSampler
 from torch.utils.data._utils.collate import default_collate
 
+from gensci.errors import ConfigError
+
 
 class EpochBatches:
     """Index batches for one epoch: a permutation seeded by (seed, epoch), sharded across ranks
@@ -14,7 +16,7 @@ class EpochBatches:
 
     def __init__(self, dataset: Dataset, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
         if len(dataset) < batch_size * world_size:
-            raise ValueError(
+            raise ConfigError(
                 f"the training split has {len(dataset)} items, fewer than one batch "
                 f"({batch_size} x {world_size} processes); lower train.batch_size"
             )

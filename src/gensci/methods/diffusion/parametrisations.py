@@ -39,6 +39,20 @@ _FROM_EPS: dict[str, Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]] = {
 PARAMETRISATIONS = tuple(_TO_EPS)
 
 
+def clip_denoised(eps: Tensor, z: Tensor, alpha_t: Tensor, sigma_t: Tensor, low: Tensor | float,
+                  high: Tensor | float) -> Tensor:
+    """eps with its clean-data estimate x0 = (z - sigma eps) / alpha clamped to [low, high], returned as eps again.
+
+    As improved-diffusion's clip_denoised (openai/improved-diffusion, gaussian_diffusion.py: p_mean_variance clamps
+    pred_xstart, DDIM recomputes eps from it with _predict_eps_from_xstart). Why: near t = T alpha_t -> 0 (5e-5 for
+    the cosine schedule at T = 1000), so an eps error delta puts x0 off by delta sigma / alpha ~ 2e4 delta, which the
+    next step carries into z_s (alpha_s x0); clamping to the data's range keeps it bounded. low, high: scalars or
+    tensors broadcastable to z.
+    """
+    x0 = ((z - sigma_t * eps) / alpha_t).clamp(low, high)
+    return (z - alpha_t * x0) / sigma_t
+
+
 def check_parametrisation(name: str) -> str:
     """`name` if it is a known parametrisation, else a ConfigError listing the choices."""
     if name not in _TO_EPS:

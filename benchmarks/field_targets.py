@@ -1,0 +1,93 @@
+"""Issue 11's targets for a trained field or lattice run: the physics verdicts of `gensci evaluate` per sampler,
+and the time to sample at 50 DDIM steps. Appends a section to benchmarks/field_targets.md.
+
+    python benchmarks/field_targets.py RUN [--n 500] [--sampler ddim:50 ancestral:1000:50 ...] [--time-batch 50]
+
+Each --sampler is NAME:STEPS[:N] (N samples; default --n) and runs
+`gensci evaluate RUN --json --sampler NAME --steps STEPS --n N --seed 0` in a child process at one thread.
+Timing: DDIM at 50 steps on --time-batch samples in this process, at 1 and 2 threads, seconds per sample.
+The verdicts' yardstick is the test data's own sample variance for n generated items (sigma grows as n shrinks),
+so rows with different N are comparable only roughly; the table gives N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from gensci.methods.base import SamplingOptions
+from gensci.workflows.base import Run
+
+FIELD_KEYS = ["power_spectrum_within_2sigma", "pdf_within_2sigma", "minkowski_within_2sigma",
+              "peak_counts_within_2sigma", "pixel_ks"]
+LATTICE_KEYS = ["observables_within_2sigma", "abs_m_within_2sigma", "energy_within_2sigma",
+                "specific_heat_within_2sigma", "susceptibility_within_2sigma", "binder_within_2sigma",
+                "correlation_within_2sigma", "sign_balance", "sign_balance_data"]
+
+
+def evaluate(run: Path, sampler: str, steps: int, n: int) -> tuple[list[str], dict, float]:
+    cmd = ["gensci", "evaluate", str(run), "--json", "--sampler", sampler, "--steps", str(steps), "--n", str(n),
+           "--seed", "0"]
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "gensci", *cmd[1:]], check=True, capture_output=True, text=True,
+                         env=os.environ | {"OMP_NUM_THREADS": "1"}).stdout
+    return cmd, json.loads(out), time.perf_counter() - start
+
+
+def time_ddim(run: Path, batch: int, threads: int) -> float:
+    torch.set_num_threads(threads)
+    method = Run(run).method()
+    condition = 0 if "conditional" in method.capabilities else None  # the first class (temperature, cosmology)
+    method.sample(2, condition, options=SamplingOptions(steps=2, sampler="ddim", batch_size=2))  # warm-up
+    start = time.perf_counter()
+    method.sample(batch, condition, torch.Generator().manual_seed(0),
+                  SamplingOptions(steps=50, sampler="ddim", batch_size=batch))
+    return (time.perf_counter() - start) / batch
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--n", type=int, default=500)
+    ap.add_argument("--sampler", nargs="+", default=["ddim:50"])
+    ap.add_argument("--time-batch", type=int, default=50, help="0: no timing")
+    ap.add_argument("--report", type=Path, default=Path(__file__).with_suffix(".md"))
+    args = ap.parse_args()
+    load_before = os.getloadavg()[0]
+    history = [r for r in Run(args.run).history() if r.get("kind") == "train"]
+    rows = []
+    for spec in args.sampler:
+        name, steps, *n = spec.split(":")
+        cmd, metrics, wall = evaluate(args.run, name, int(steps), int(n[0]) if n else args.n)
+        rows.append((" ".join(cmd), metrics, wall))
+        print(json.dumps({"sampler": spec, "wall_s": round(wall), **{k: v for k, v in metrics.items()
+                                                                     if not isinstance(v, dict)}}), flush=True)
+    timing = {t: time_ddim(args.run, args.time_batch, t) for t in (1, 2)} if args.time_batch else {}
+    keys = LATTICE_KEYS if "observables_within_2sigma" in rows[0][1] else FIELD_KEYS
+    last = history[-1] if history else {}
+    lines = [f"## {args.run.name}", "",
+             f"`python benchmarks/field_targets.py {args.run} --n {args.n} --sampler {' '.join(args.sampler)} "
+             f"--time-batch {args.time_batch}`", "",
+             f"Run: {last.get('step')} steps in {last.get('time', 0) / 60:.0f} min of training (wall clock, one "
+             f"thread; config in {args.run}/config.yaml). Load average {load_before:.1f} before, "
+             f"{os.getloadavg()[0]:.1f} after (2 cores).", "",
+             "| evaluate command | n | " + " | ".join(keys) + " | wall s |", "|---|---|" + "---|" * (len(keys) + 1)]
+    for cmd, m, wall in rows:
+        cells = [f"{m[k]:.3g}" if isinstance(m.get(k), float) else str(m.get(k, "")) for k in keys]
+        lines.append(f"| `{cmd}` | {m.get('n_samples', '')} | " + " | ".join(cells) + f" | {wall:.0f} |")
+    if timing:
+        lines += ["", f"DDIM, 50 steps, batch {args.time_batch}: " + ", ".join(
+            f"{s:.3f} s per sample at {t} thread{'s' if t > 1 else ''}" for t, s in timing.items()) + "."]
+    with args.report.open("a") as f:
+        f.write("\n".join(lines) + "\n\n")
+
+
+if __name__ == "__main__":
+    main()
