@@ -32,9 +32,9 @@ LATTICE_KEYS = ["observables_within_2sigma", "abs_m_within_2sigma", "energy_with
                 "correlation_within_2sigma", "sign_balance", "sign_balance_data"]
 
 
-def evaluate(run: Path, sampler: str, steps: int, n: int) -> tuple[list[str], dict, float]:
+def evaluate(run: Path, sampler: str, steps: int, n: int, guidance: float | None) -> tuple[list[str], dict, float]:
     cmd = ["gensci", "evaluate", str(run), "--json", "--sampler", sampler, "--steps", str(steps), "--n", str(n),
-           "--seed", "0"]
+           "--seed", "0"] + (["--guidance", str(guidance)] if guidance is not None else [])
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "gensci", *cmd[1:]], check=True, capture_output=True, text=True,
                          env=os.environ | {"OMP_NUM_THREADS": "1"}).stdout
@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("run", type=Path)
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--sampler", nargs="+", default=["ddim:50"])
+    ap.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (conditional runs)")
     ap.add_argument("--time-batch", type=int, default=50, help="0: no timing")
     ap.add_argument("--report", type=Path, default=Path(__file__).with_suffix(".md"))
     args = ap.parse_args()
@@ -65,7 +66,7 @@ def main() -> None:
     rows = []
     for spec in args.sampler:
         name, steps, *n = spec.split(":")
-        cmd, metrics, wall = evaluate(args.run, name, int(steps), int(n[0]) if n else args.n)
+        cmd, metrics, wall = evaluate(args.run, name, int(steps), int(n[0]) if n else args.n, args.guidance)
         rows.append((" ".join(cmd), metrics, wall))
         print(json.dumps({"sampler": spec, "wall_s": round(wall), **{k: v for k, v in metrics.items()
                                                                      if not isinstance(v, dict)}}), flush=True)
@@ -74,7 +75,8 @@ def main() -> None:
     last = history[-1] if history else {}
     lines = [f"## {args.run.name}", "",
              f"`python benchmarks/field_targets.py {args.run} --n {args.n} --sampler {' '.join(args.sampler)} "
-             f"--time-batch {args.time_batch}`", "",
+             f"--time-batch {args.time_batch}" + (f" --guidance {args.guidance}" if args.guidance is not None else "") + "`",
+             "",
              f"Run: {last.get('step')} steps in {last.get('time', 0) / 60:.0f} min of training (wall clock, one "
              f"thread; config in {args.run}/config.yaml). Load average {load_before:.1f} before, "
              f"{os.getloadavg()[0]:.1f} after (2 cores).", "",
