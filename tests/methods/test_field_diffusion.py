@@ -84,6 +84,9 @@ def test_clip_denoised_changes_eps_only_where_the_estimate_leaves_the_range():
     eps = torch.zeros(3)  # x0 = z / a = 0.625, 3.75, -3.75
     out = clip_denoised(eps, z, a, s, -1.0, 1.0)
     assert out[0] == 0 and torch.allclose((z - s * out) / a, torch.tensor([0.625, 1.0, -1.0]))
+    z = z.clone().requires_grad_(True)  # straight through: d x0 / d z = 1 / alpha everywhere, clamped or not
+    ((z - s * clip_denoised(eps, z, a, s, -1.0, 1.0)) / a).sum().backward()
+    assert torch.allclose(z.grad, torch.full((3,), 1 / 0.8))
 
 
 def test_training_targets_match_the_parametrisation():

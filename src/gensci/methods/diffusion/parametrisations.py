@@ -47,9 +47,11 @@ def clip_denoised(eps: Tensor, z: Tensor, alpha_t: Tensor, sigma_t: Tensor, low:
     pred_xstart, DDIM recomputes eps from it with _predict_eps_from_xstart). Why: near t = T alpha_t -> 0 (5e-5 for
     the cosine schedule at T = 1000), so an eps error delta puts x0 off by delta sigma / alpha ~ 2e4 delta, which the
     next step carries into z_s (alpha_s x0); clamping to the data's range keeps it bounded. low, high: scalars or
-    tensors broadcastable to z.
+    tensors broadcastable to z. Gradients pass straight through the clamp, so posterior sampling (DPS), which
+    differentiates the estimate with respect to z, still pulls on every pixel.
     """
-    x0 = ((z - sigma_t * eps) / alpha_t).clamp(low, high)
+    x0 = (z - sigma_t * eps) / alpha_t
+    x0 = x0 + (x0.clamp(low, high) - x0).detach()
     return (z - alpha_t * x0) / sigma_t
 
 
