@@ -156,9 +156,9 @@ class FieldDiffusion(Method):
         low, high = self.info.get("pixel_min"), self.info.get("pixel_max")
         if low is None or high is None:
             return None
-        c = self.shape[0]
-        as_map = lambda v: torch.tensor(v, dtype=torch.float32, device=self.device).reshape(1, c, 1, 1)  # noqa: E731
-        return self.to_model(as_map(low)), self.to_model(as_map(high))
+        bounds = torch.tensor([low, high], dtype=torch.float32, device=self.device).reshape(2, self.shape[0], 1, 1)
+        low_model, high_model = self.to_model(bounds)
+        return low_model[None], high_model[None]
 
     @torch.no_grad()
     def _fit_standardisation(self, x: Tensor) -> None:
