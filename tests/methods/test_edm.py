@@ -114,7 +114,7 @@ def test_sampler_from_config_or_per_call_and_unknown_names_are_config_errors():
     draw = lambda **kw: method.sample(3, generator=torch.Generator().manual_seed(0),  # noqa: E731
                                       options=SamplingOptions(steps=4, **kw))["positions"]
     assert torch.equal(draw(), draw(sampler="ddim")) and not torch.equal(draw(), draw(sampler="ancestral"))
-    with pytest.raises(ConfigError, match="unknown sampler 'nonsense'; choices: ancestral, ddim, langevin"):
+    with pytest.raises(ConfigError, match="unknown sampler 'nonsense'; choices: ancestral, ddim, dpmpp2m, langevin"):
         draw(sampler="nonsense")
     for bad, match in [({"sampler": "nonsense"}, "method.sampler: unknown sampler 'nonsense'; choices: ancestral"),
                        ({"noise_schedule": "quadratic"}, "method.noise_schedule: unknown noise schedule"),

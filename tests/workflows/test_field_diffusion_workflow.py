@@ -54,7 +54,7 @@ def test_train_sample_evaluate_report(run, tmp_path):
     result = cli("report", run)
     assert result.exit_code == 0, result.output
     bad = cli("sample", run, "--n", 2, "--sampler", "nonsense")
-    assert bad.exit_code == 2 and "ancestral, ddim, langevin" in bad.output
+    assert bad.exit_code == 2 and "ancestral, ddim, dpmpp2m, langevin" in bad.output
 
 
 def test_inpainting_command_writes_posterior_samples(run, tmp_path):
