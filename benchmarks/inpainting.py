@@ -1,6 +1,7 @@
 """Inpainting benchmark of a diffusion run on fields or images (`gensci evaluate RUN --input --mask`).
 
-    python benchmarks/inpainting.py RUN [--n-maps 8] [--fraction 0.5] [--n 16] [--steps S] [--measurement-noise s]
+    python benchmarks/inpainting.py RUN [--n-maps 8] [--fraction 0.5] [--n 16] [--steps S] [--sampler NAME]
+                                        [--measurement-noise s]
                                         [--seed 0] [--threads 1] [--report benchmarks/inpainting.md]
 
 Draws the first --n-maps maps of the run's test split (the truth) and a random-pixel mask hiding --fraction of the
@@ -29,7 +30,7 @@ from gensci.ops.pixel_masks import random_pixel_mask
 from gensci.workflows.base import Run
 
 KEYS = ["inpainting_rmse", "baseline_inpainting_rmse", "mean_fill_rmse", "coverage_90", "coverage_90_if_calibrated",
-        "baseline_coverage_90", "n_maps", "samples_per_map", "masked_fraction", "measurement_noise", "sampling_steps"]
+        "baseline_coverage_90", "n_maps", "samples_per_map", "masked_fraction", "measurement_noise", "sampler", "sampling_steps"]
 
 
 def write_input(run: Path, n_maps: int, fraction: float, seed: int) -> tuple[Path, Path]:
@@ -49,6 +50,7 @@ def main() -> None:
     ap.add_argument("--fraction", type=float, default=0.5, help="hidden fraction of the pixels")
     ap.add_argument("--n", type=int, default=16, help="posterior samples per map")
     ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--sampler", default=None, help="the run's default when not given")
     ap.add_argument("--measurement-noise", type=float, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
@@ -58,6 +60,7 @@ def main() -> None:
     command = ["gensci", "evaluate", str(args.run), "--input", str(maps), "--mask", str(mask), "--n", str(args.n),
                "--seed", str(args.seed), "--json"]
     command += ["--steps", str(args.steps)] if args.steps else []
+    command += ["--sampler", args.sampler] if args.sampler else []
     command += ["--measurement-noise", str(args.measurement_noise)] if args.measurement_noise is not None else []
     env = os.environ | {"OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     start = time.perf_counter()

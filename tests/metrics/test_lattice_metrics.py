@@ -56,6 +56,10 @@ def test_a_second_draw_is_within_2sigma_and_collapsed_generators_are_not(draws):
     metrics, comps = lattice_metrics(second, real)
     assert 0.3 <= metrics["sign_balance"] <= 0.5 and 0.3 <= metrics["sign_balance_data"] <= 0.5
     assert set(comps) == set(TEMPS)
+    cold = metrics["by_temperature"][f"{min(TEMPS):.4g}"]  # the numbers behind the verdicts, for a JSON reader
+    assert set(cold) == {"abs_m", "energy", "specific_heat", "susceptibility", "binder"}
+    assert cold["abs_m"]["data"] > 0.9 and abs(cold["abs_m"]["generated"] - cold["abs_m"]["data"]) < 0.05
+    assert cold["energy"]["sigma"] > 0
 
     all_up = {t: np.ones_like(v) for t, v in real.items()}
     bad, _ = lattice_metrics(all_up, real)

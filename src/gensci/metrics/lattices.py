@@ -89,7 +89,8 @@ def lattice_metrics(generated: dict[float, np.ndarray], real: dict[float, np.nda
     metrics: observables_within_2sigma (fraction of the temperature x observable cells within 2 sigma
     of the Monte Carlo data), correlation_within_2sigma (temperature x distance cells), sign_balance
     (mean over T < T_c of the generated minority-sign share; the data's beside it as
-    sign_balance_data) and per observable its within-fraction over temperatures."""
+    sign_balance_data), per observable its within-fraction over temperatures, and by_temperature:
+    {T (str): {observable: {"generated", "data", "sigma"}}}, the values behind the verdicts."""
     temps = sorted(real)
     comps = {t: compare_temperature(generated[t], real[t], t, seed) for t in temps}
     obs = np.stack([comps[t]["observables"].within for t in temps])  # [T, 5]
@@ -101,4 +102,11 @@ def lattice_metrics(generated: dict[float, np.ndarray], real: dict[float, np.nda
         "sign_balance": balance(generated),
         "sign_balance_data": balance(real),
     } | {f"{name}_within_2sigma": float(obs[:, i].mean()) for i, name in enumerate(OBSERVABLES)}
+    metrics["by_temperature"] = {f"{t:.4g}": per_observable(comps[t]["observables"]) for t in temps}
     return metrics, comps
+
+
+def per_observable(comparison: Comparison) -> dict[str, dict[str, float]]:
+    """One temperature's observables as plain numbers: {name: {"generated", "data", "sigma"}}."""
+    return {name: {"generated": float(comparison.generated[i]), "data": float(comparison.real[i]),
+                   "sigma": float(comparison.sigma[i])} for i, name in enumerate(OBSERVABLES)}
