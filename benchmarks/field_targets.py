@@ -5,7 +5,7 @@ and the time to sample at 50 DDIM steps. Appends a section to benchmarks/field_t
 
 Each --sampler is NAME:STEPS[:N] (N samples; default --n) and runs
 `gensci evaluate RUN --json --sampler NAME --steps STEPS --n N --seed 0` in a child process at one thread.
-Timing: DDIM at 50 steps on --time-batch samples in this process, at 1 and 2 threads, seconds per sample.
+Timing: --time-sampler (default ddim) at 50 steps on --time-batch samples in this process, at 1 and 2 threads, seconds per sample.
 The verdicts' yardstick is the test data's own sample variance for n generated items (sigma grows as n shrinks),
 so rows with different N are comparable only roughly; the table gives N.
 """
@@ -41,14 +41,14 @@ def evaluate(run: Path, sampler: str, steps: int, n: int, guidance: float | None
     return cmd, json.loads(out), time.perf_counter() - start
 
 
-def time_ddim(run: Path, batch: int, threads: int) -> float:
+def time_sampler(run: Path, batch: int, threads: int, sampler: str) -> float:
     torch.set_num_threads(threads)
     method = Run(run).method()
     condition = 0 if "conditional" in method.capabilities else None  # the first class (temperature, cosmology)
-    method.sample(2, condition, options=SamplingOptions(steps=2, sampler="ddim", batch_size=2))  # warm-up
+    method.sample(2, condition, options=SamplingOptions(steps=2, sampler=sampler, batch_size=2))  # warm-up
     start = time.perf_counter()
     method.sample(batch, condition, torch.Generator().manual_seed(0),
-                  SamplingOptions(steps=50, sampler="ddim", batch_size=batch))
+                  SamplingOptions(steps=50, sampler=sampler, batch_size=batch))
     return (time.perf_counter() - start) / batch
 
 
@@ -59,6 +59,7 @@ def main() -> None:
     ap.add_argument("--sampler", nargs="+", default=["ddim:50"])
     ap.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (conditional runs)")
     ap.add_argument("--time-batch", type=int, default=50, help="0: no timing")
+    ap.add_argument("--time-sampler", default="ddim", help="the sampler timed at 50 steps")
     ap.add_argument("--report", type=Path, default=Path(__file__).with_suffix(".md"))
     args = ap.parse_args()
     load_before = os.getloadavg()[0]
@@ -70,7 +71,7 @@ def main() -> None:
         rows.append((" ".join(cmd), metrics, wall))
         print(json.dumps({"sampler": spec, "wall_s": round(wall), **{k: v for k, v in metrics.items()
                                                                      if not isinstance(v, dict)}}), flush=True)
-    timing = {t: time_ddim(args.run, args.time_batch, t) for t in (1, 2)} if args.time_batch else {}
+    timing = {t: time_sampler(args.run, args.time_batch, t, args.time_sampler) for t in (1, 2)} if args.time_batch else {}
     keys = LATTICE_KEYS if "observables_within_2sigma" in rows[0][1] else FIELD_KEYS
     last = history[-1] if history else {}
     lines = [f"## {args.run.name}", "",
@@ -85,7 +86,7 @@ def main() -> None:
         cells = [f"{m[k]:.3g}" if isinstance(m.get(k), float) else str(m.get(k, "")) for k in keys]
         lines.append(f"| `{cmd}` | {m.get('n_samples', '')} | " + " | ".join(cells) + f" | {wall:.0f} |")
     if timing:
-        lines += ["", f"DDIM, 50 steps, batch {args.time_batch}: " + ", ".join(
+        lines += ["", f"{args.time_sampler}, 50 steps, batch {args.time_batch}: " + ", ".join(
             f"{s:.3f} s per sample at {t} thread{'s' if t > 1 else ''}" for t, s in timing.items()) + "."]
     with args.report.open("a") as f:
         f.write("\n".join(lines) + "\n\n")
