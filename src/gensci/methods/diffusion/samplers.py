@@ -188,8 +188,8 @@ def sample_dpmpp2m(model: EpsModel, z: Tensor, times: Sequence[int], schedule: T
 
     D = x_hat_t (first order: exactly DDIM's step) on the first step and on the last one into t = 0, whose h is
     several times its predecessor's, so that extrapolating would amplify x_hat's error (the reference's
-    `lower_order_final`, LuChengTHU/dpm-solver dpm_solver_pytorch.py). Deterministic; its error shrinks as
-    steps^-2 where DDIM's shrinks as steps^-1 (tests/methods/test_samplers.py).
+    `lower_order_final`, LuChengTHU/dpm-solver dpm_solver_pytorch.py). Deterministic; on Gaussian data with the
+    ideal denoiser 4.5-15x closer to the exact ODE solution than DDIM at 10-40 steps (tests/methods/test_samplers.py).
     """
     table = schedule.to(device=z.device)
     x_prev = h_prev = None
