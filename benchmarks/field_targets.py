@@ -1,11 +1,12 @@
 """Issue 11's targets for a trained field or lattice run: the physics verdicts of `gensci evaluate` per sampler,
-and the time to sample at 50 DDIM steps. Appends a section to benchmarks/field_targets.md.
+and the time to sample at 50 steps (--time-sampler). Appends a section to benchmarks/field_targets.md.
 
     python benchmarks/field_targets.py RUN [--n 500] [--sampler ddim:50 ancestral:1000:50 ...] [--time-batch 50]
 
 Each --sampler is NAME:STEPS[:N] (N samples; default --n) and runs
 `gensci evaluate RUN --json --sampler NAME --steps STEPS --n N --seed 0` in a child process at one thread.
-Timing: --time-sampler (default ddim) at 50 steps on --time-batch samples in this process, at 1 and 2 threads, seconds per sample.
+Timing: --time-sampler (default ddim) at 50 steps on --time-batch samples in this process, at 1 and 2 threads,
+seconds per sample.
 The verdicts' yardstick is the test data's own sample variance for n generated items (sigma grows as n shrinks),
 so rows with different N are comparable only roughly; the table gives N.
 """

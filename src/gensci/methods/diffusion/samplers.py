@@ -196,7 +196,7 @@ def sample_dpmpp2m(model: EpsModel, z: Tensor, times: Sequence[int], schedule: T
     for k, (t, s) in _steps(times):
         a_t, s_t, a_s, s_s = alpha(table[t]), sigma(table[t]), alpha(table[s]), sigma(table[s])
         x_hat = (z - s_t * model(z, t)) / a_t
-        h = torch.log(a_s / s_s) - torch.log(a_t / s_t)
+        h = 0.5 * (table[t] - table[s])  # lambda = log(alpha / sigma) = -gamma / 2 (schedules.alpha, sigma)
         first_order = x_prev is None or k == len(times) - 2
         d = x_hat if first_order else x_hat + (x_hat - x_prev) * h / (2 * h_prev)
         z = ((s_s / s_t) * z - a_s * torch.expm1(-h) * d).to(z.dtype)
