@@ -53,6 +53,20 @@ def time_sampler(run: Path, batch: int, threads: int, sampler: str) -> float:
     return (time.perf_counter() - start) / batch
 
 
+def per_temperature(command: str, table: dict | None) -> list[str]:
+    """A lattice run's observables per temperature: generated / Monte Carlo ± 2 sigma, * when within."""
+    if not table:
+        return []
+    names = list(next(iter(table.values())))
+    lines = ["", f"Per temperature, `{command}`: generated / Monte Carlo ± 2σ (* within):", "",
+             "| T | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for t, observables in table.items():
+        cells = [f"{o['generated']:.4g} / {o['data']:.4g} ± {2 * o['sigma']:.2g}"
+                 + (" *" if abs(o["generated"] - o["data"]) <= 2 * o["sigma"] else "") for o in observables.values()]
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path)
@@ -86,6 +100,8 @@ def main() -> None:
     for cmd, m, wall in rows:
         cells = [f"{m[k]:.3g}" if isinstance(m.get(k), float) else str(m.get(k, "")) for k in keys]
         lines.append(f"| `{cmd}` | {m.get('n_samples', '')} | " + " | ".join(cells) + f" | {wall:.0f} |")
+    for cmd, m, _ in rows:
+        lines += per_temperature(cmd, m.get("by_temperature"))
     if timing:
         lines += ["", f"{args.time_sampler}, 50 steps, batch {args.time_batch}: " + ", ".join(
             f"{s:.3f} s per sample at {t} thread{'s' if t > 1 else ''}" for t, s in timing.items()) + "."]

@@ -29,8 +29,8 @@ import torch
 from gensci.ops.pixel_masks import random_pixel_mask
 from gensci.workflows.base import Run
 
-KEYS = ["inpainting_rmse", "baseline_inpainting_rmse", "mean_fill_rmse", "coverage_90", "coverage_90_if_calibrated",
-        "baseline_coverage_90", "n_maps", "samples_per_map", "masked_fraction", "measurement_noise", "sampler", "sampling_steps"]
+KEYS = ["inpainting_rmse", "baseline_inpainting_rmse", "lognormal_inpainting_rmse", "exact_posterior_rmse_at_k",
+        "mean_fill_rmse", "coverage_90", "coverage_90_if_calibrated", "baseline_coverage_90", "n_maps", "samples_per_map", "masked_fraction", "measurement_noise", "sampler", "sampling_steps"]
 
 
 def write_input(run: Path, n_maps: int, fraction: float, seed: int) -> tuple[Path, Path]:
@@ -43,18 +43,24 @@ def write_input(run: Path, n_maps: int, fraction: float, seed: int) -> tuple[Pat
     return folder / "maps.npz", folder / "mask.npz"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def input_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments that choose the run, its test maps and the mask (write_input), with --seed and --report."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path)
     ap.add_argument("--n-maps", type=int, default=8)
     ap.add_argument("--fraction", type=float, default=0.5, help="hidden fraction of the pixels")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--report", type=Path, default=Path(__file__).parent / "inpainting.md")
+    return ap
+
+
+def main() -> None:
+    ap = input_parser(__doc__)
     ap.add_argument("--n", type=int, default=16, help="posterior samples per map")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--sampler", default=None, help="the run's default when not given")
     ap.add_argument("--measurement-noise", type=float, default=None)
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--report", type=Path, default=Path(__file__).parent / "inpainting.md")
     args = ap.parse_args()
     maps, mask = write_input(args.run, args.n_maps, args.fraction, args.seed)
     command = ["gensci", "evaluate", str(args.run), "--input", str(maps), "--mask", str(mask), "--n", str(args.n),

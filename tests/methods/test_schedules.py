@@ -11,7 +11,7 @@ from gensci.methods.diffusion.schedules import (
 )
 
 # every registered schedule (a parametrised family with two of its members), at EDM's T and at a small T
-NAMES = [n for n in SCHEDULES if "<" not in n] + ["polynomial_2", "polynomial_3", "polynomial_1.5"]
+NAMES = [n for n in SCHEDULES if "<" not in n] + ["polynomial_2", "polynomial_3", "polynomial_1.5", "cosine_shifted_4"]
 
 
 @pytest.mark.parametrize("timesteps", [1000, 20])
@@ -38,7 +38,7 @@ def test_linear_is_ddpm_betas():
 def test_unknown_schedule_lists_the_choices():
     assert check_schedule("polynomial_2.5") == "polynomial_2.5"
     for bad in ["nonsense", "polynomial_", "polynomial_x", "polynomial_-1", "polynomial_inf", "cosine_2"]:
-        with pytest.raises(ConfigError, match="polynomial_<power>, cosine, linear"):
+        with pytest.raises(ConfigError, match="polynomial_<power>, cosine, cosine_shifted_<factor>, linear"):
             gamma_table(bad, 10)
 
 
@@ -50,6 +50,13 @@ def test_polynomial_2_endpoints_follow_edm_precision():
     g = gamma_table("polynomial_2", 1000, 1e-5)
     assert float(g[0]) == pytest.approx(math.log(1e-5 / (1 - 1e-5)), abs=1e-9)  # log SNR_max ~ 11.5
     assert float(-g[-1]) < -10  # log SNR_min
+
+
+@pytest.mark.parametrize("factor", [0.5, 4.0, 8.0])
+def test_shifted_cosine_divides_the_snr_by_the_factor_squared_at_every_step(factor):
+    shifted, cosine = gamma_table(f"cosine_shifted_{factor:g}", 1000), gamma_table("cosine", 1000)
+    assert torch.allclose(shifted - cosine, torch.full_like(cosine, 2 * math.log(factor)), atol=1e-6)
+    assert torch.allclose(snr(shifted), snr(cosine) / factor**2, rtol=1e-6)
 
 
 def test_clip_noise_schedule_bounds_each_step():

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from gensci.nets.unet import UNet, sinusoidal_embedding
+from gensci.nets.unet import PeriodicConv2d, UNet, sinusoidal_embedding
 
 SMALL = dict(width=8, channel_mults=(1, 2), n_res_blocks=1, attention_resolutions=(8,), image_size=16)
 
@@ -34,6 +34,25 @@ def test_fresh_net_outputs_zero_and_depends_on_time():
     net = randomised(net)
     a, b = net(x, torch.full((2,), 0.1)), net(x, torch.full((2,), 0.9))
     assert not torch.allclose(a, b, atol=1e-4)
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+def test_a_periodic_net_commutes_with_shifts_around_the_torus(periodic):
+    # circular padding: rolling the input by a multiple of the downsampling factor (2 for two stages) rolls the
+    # output, including across the edges; zero padding breaks this at the borders
+    net = randomised(UNet(1, periodic=periodic, **SMALL)).double()
+    x, t = torch.randn(2, 1, 16, 16, dtype=torch.float64), torch.full((2,), 0.4, dtype=torch.float64)
+    rolled = net(torch.roll(x, (6, -4), (2, 3)), t)
+    assert torch.allclose(rolled, torch.roll(net(x, t), (6, -4), (2, 3)), atol=1e-10) == periodic
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_periodic_conv_is_torchs_circular_padding(stride):
+    conv = PeriodicConv2d(2, 3, 3, stride)
+    reference = torch.nn.Conv2d(2, 3, 3, stride, padding=1, padding_mode="circular")
+    reference.load_state_dict(conv.state_dict())
+    x = torch.randn(2, 2, 8, 8)
+    assert torch.allclose(conv(x), reference(x), atol=1e-6)
 
 
 def test_class_condition_and_its_null_embedding():

@@ -64,6 +64,8 @@ class FieldDiffusionConfig(DiffusionConfig):
     guidance: float = Field(1.0, description="default guidance scale: 0 unconditional, 1 conditional, > 1 guided")
     measurement_noise: float = Field(0.01, ge=0, description="posterior sampling: sigma_y in the data's units")
     clip_denoised: bool = Field(True, description="clamp the clean-data estimate to the data's range while sampling")
+    padding: Literal["zeros", "circular"] = Field("zeros", description="the U-Net's convolutions at the edges; "
+                                                  "circular for periodic data (Ising lattices, FFT-simulated maps)")
 
     @field_validator("parametrisation")
     @classmethod
@@ -117,7 +119,8 @@ class FieldDiffusion(Method):
         self.net = UNet(self.shape[0], self.shape[0], config.width, tuple(config.channel_mults), config.n_res_blocks,
                         tuple(config.attention_resolutions), self.shape[1], config.dropout,
                         n_classes=int(info["n_classes"]) if config.condition == "class" else 0,
-                        condition_dim=config.condition_dim if config.condition == "value" else 0)
+                        condition_dim=config.condition_dim if config.condition == "value" else 0,
+                        periodic=config.padding == "circular")
         self.register_buffer("gamma", gamma_table(config.noise_schedule, config.timesteps, config.noise_precision),
                              persistent=False)
         # standardisation of unbounded values (model = (x - shift) / scale); `fitted` says whether it is set

@@ -10,6 +10,12 @@ posterior is (e.g. Rasmussen & Williams 2006, "Gaussian Processes for Machine Le
 For a Gaussian field with this covariance it is the exact posterior; for any other field (the lensing maps are
 shifted lognormal) it is the best linear predictor given the two-point function. Values are used as given
 (linear space, no log transform), so the baseline needs nothing but the power spectrum.
+
+For a shifted lognormal field x = lam (exp(g) - 1) with g Gaussian (of any mean) (gensci's lensing maps, shift lam
+known from the simulator), `lognormal_conditional` applies the same formulas to g = log(1 + x / lam) and maps
+back with the lognormal's moments, E[x | obs] = lam (exp(mean_g + var_g / 2) - 1). Without measurement noise this
+is the exact posterior mean, the lowest expected squared error any estimator can reach (the Bayes bound); the
+noise is carried into log space to first order (sigma_y / lam), which is accurate while sigma_y << lam.
 Shapes: maps [N, C, S, S], mask [N, C, S, S] (1 = observed). NumPy/SciPy in float64.
 """
 
@@ -63,6 +69,22 @@ def gaussian_conditional(maps: np.ndarray, mask: np.ndarray, mean: np.ndarray, x
             var = var0 - np.einsum("ho,oh->h", c_ho, cho_solve(factor, c_ho.T))
             std[i, c].reshape(-1)[hid] = np.sqrt(np.clip(var, 0, None))
     return filled, std
+
+
+def lognormal_conditional(maps: np.ndarray, mask: np.ndarray, train: np.ndarray, shift: float,
+                          noise_std: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(posterior mean, posterior std) [N, C, S, S] of a shifted lognormal field's hidden pixels (module docstring),
+    the Gaussian prior of g = log(1 + x / shift) fitted on the training maps [M, C, S, S]."""
+    x, train = np.asarray(maps, np.float64), np.asarray(train, np.float64)
+    if train.min() <= -shift:
+        raise ValueError(f"training values reach {train.min():.4g}, below the lognormal's floor -{shift:.4g}")
+    g_mean, g_xi = periodic_covariance(np.log1p(train / shift))
+    g = np.log1p(np.maximum(x, -shift * (1 - 1e-9)) / shift)  # hidden pixels may hold anything
+    mean_g, std_g = gaussian_conditional(g, mask, g_mean, g_xi, noise_std / shift)
+    mean = shift * np.expm1(mean_g + std_g**2 / 2)
+    var = shift**2 * np.exp(2 * mean_g + std_g**2) * np.expm1(std_g**2)
+    observed = np.broadcast_to(np.asarray(mask) > 0.5, x.shape)
+    return np.where(observed, x, mean), np.sqrt(var)
 
 
 def mean_fill(maps: np.ndarray, mask: np.ndarray, mean: np.ndarray) -> np.ndarray:

@@ -3,13 +3,17 @@ run (any grid domain). The input's `images` are complete maps (the truth, in the
 (1 = observed) hides the rest (same file formats and checks as `gensci sample --input --mask`,
 gensci.workflows.posterior). K posterior samples per map (DPS; default 16) are compared with the truth on the
 hidden pixels, and so is a classical baseline: the Gaussian conditional mean under the training maps' power
-spectrum (gensci.ops.kriging, linear space).
+spectrum (gensci.ops.kriging, linear space). For lensing maps without shape noise (a shifted lognormal field of one
+cosmology, its shift known from the simulator) also the conditional mean in log space, which is the exact posterior
+mean: no estimator beats it in expectation, and the mean of K exact posterior draws is worse by its Monte Carlo
+error, sqrt(rmse^2 + mean posterior variance / K).
 
 Keys: inpainting_rmse (posterior mean), baseline_inpainting_rmse (Gaussian conditional mean), mean_fill_rmse
 (hidden pixels = the training mean), coverage_90 (fraction of hidden pixels whose truth lies in the samples'
 per-pixel 5-95 % interval) with coverage_90_if_calibrated (the same for a perfectly calibrated sampler with this
 K, gensci.metrics.inpainting) and baseline_coverage_90 (the Gaussian posterior's +-1.645 sigma interval),
-n_maps, samples_per_map, masked_fraction, measurement_noise (data units), units, the sampling description and
+lognormal_inpainting_rmse and exact_posterior_rmse_at_k (the two bounds above, lensing only), n_maps,
+samples_per_map, masked_fraction, measurement_noise (data units), units, the sampling description and
 `figure` (per map: truth, mask, posterior mean, posterior std, baseline). Written to RUN/inpainting.json, which
 `gensci report` shows (`inpainting_section`).
 """
@@ -25,7 +29,7 @@ import torch
 
 from gensci.errors import InputFileError, UserError
 from gensci.metrics.inpainting import hidden_rmse, inpainting_metrics
-from gensci.ops.kriging import gaussian_conditional, mean_fill, periodic_covariance
+from gensci.ops.kriging import gaussian_conditional, lognormal_conditional, mean_fill, periodic_covariance
 from gensci.workflows.base import EvalOptions, ReportSection, Run
 from gensci.workflows.posterior import posterior_method, read_images, read_mask
 
@@ -63,7 +67,7 @@ def evaluate_inpainting(run: Run, options: EvalOptions) -> dict[str, Any]:
         "baseline_coverage_90": float((np.abs(truth - baseline) <= GAUSSIAN_90 * baseline_std)[hidden].mean()),
         "n_maps": len(truth), "samples_per_map": k, "masked_fraction": float(hidden.mean()),
         "measurement_noise": float(sigma_y), "units": "data units (the input's)",
-        "n_train_maps_for_baseline": len(train)}
+        "n_train_maps_for_baseline": len(train)} | lognormal_bounds(info, truth, mask, train, sigma_y, k)
     from gensci.viz.inpainting import plot_inpainting
 
     metrics["figure"] = str(plot_inpainting(truth, mask, samples.mean(1), samples.std(1), baseline,
@@ -71,6 +75,17 @@ def evaluate_inpainting(run: Run, options: EvalOptions) -> dict[str, Any]:
     return metrics | method.describe_sampling(sampling)
 
 
+def lognormal_bounds(info: dict[str, Any], truth, mask, train, sigma_y: float, k: int) -> dict[str, float]:
+    """For one-cosmology lensing maps without shape noise: the exact posterior mean's RMSE on the hidden pixels
+    and the expected RMSE of the mean of k exact posterior draws (module docstring); {} for other data."""
+    shifts = (info.get("model") or {}).get("shift") or []
+    if len(shifts) != 1 or info.get("noise_sigma") or not info.get("kappa_scale"):
+        return {}
+    mean, std = lognormal_conditional(truth, mask, train, shifts[0] / info["kappa_scale"], sigma_y)
+    hidden = np.broadcast_to(mask < 0.5, truth.shape)
+    squared = (mean - truth)[hidden] ** 2
+    return {"lognormal_inpainting_rmse": float(np.sqrt(squared.mean())),
+            "exact_posterior_rmse_at_k": float(np.sqrt(squared.mean() + (std[hidden] ** 2).mean() / k))}
 
 
 def inpainting_section(run: Run) -> list[ReportSection]:

@@ -7,8 +7,8 @@ A schedule is a float64 table gamma [T + 1] at t = 0, 1/T, ..., 1 (`gamma_table(
 index 0 is the least noisy latent z_0, from which the final step (samplers.final_step) predicts the data.
 Names (SCHEDULES): "polynomial_<power>" and "cosine" as EDM (ehoogeboom/e3_diffusion_for_molecules,
 equivariant_diffusion/en_diffusion.py: polynomial_schedule, clip_noise_schedule, cosine_beta_schedule,
-sigma_and_alpha_t_given_s), "linear" as DDPM. A new schedule is one function alphas2(T, precision) and
-one line in SCHEDULES.
+sigma_and_alpha_t_given_s), "cosine_shifted_<factor>" (cosine with its SNR divided by factor^2), "linear" as
+DDPM. A new schedule is one function alphas2(T, precision) and one line in SCHEDULES.
 """
 
 from __future__ import annotations
@@ -66,10 +66,18 @@ def linear_alphas2(timesteps: int) -> np.ndarray:
     return np.cumprod(1.0 - betas)
 
 
+def shifted_alphas2(alphas2: np.ndarray, factor: float) -> np.ndarray:
+    """alpha^2 of a schedule whose log-SNR is lowered by 2 ln(factor) at every t: SNR / factor^2 (Hoogeboom, Heek
+    & Salimans 2023, "simple diffusion", sec. 3.1: a mean over factor x factor pixels then has the SNR a single
+    pixel had, so global structure is decided as slowly as local structure was)."""
+    return alphas2 / (alphas2 + factor**2 * (1 - alphas2))
+
+
 # name -> alphas2(timesteps, precision, *parameter): [T + 1]; a "<...>" in a name is a float parameter
 SCHEDULES: dict[str, Callable[..., np.ndarray]] = {
     "polynomial_<power>": lambda T, precision, power: polynomial_alphas2(T, precision, power),
     "cosine": lambda T, precision: cosine_alphas2(T),
+    "cosine_shifted_<factor>": lambda T, precision, factor: shifted_alphas2(cosine_alphas2(T), factor),
     "linear": lambda T, precision: linear_alphas2(T),
 }
 
