@@ -82,10 +82,8 @@ def lognormal_bounds(info: dict[str, Any], truth, mask, train, sigma_y: float, k
     if len(shifts) != 1 or info.get("noise_sigma") or not info.get("kappa_scale"):
         return {}
     mean, std = lognormal_conditional(truth, mask, train, shifts[0] / info["kappa_scale"], sigma_y)
-    hidden = np.broadcast_to(mask < 0.5, truth.shape)
-    squared = (mean - truth)[hidden] ** 2
-    return {"lognormal_inpainting_rmse": float(np.sqrt(squared.mean())),
-            "exact_posterior_rmse_at_k": float(np.sqrt(squared.mean() + (std[hidden] ** 2).mean() / k))}
+    rmse, spread = hidden_rmse(truth, mask, mean), hidden_rmse(np.zeros_like(std), mask, std)
+    return {"lognormal_inpainting_rmse": rmse, "exact_posterior_rmse_at_k": float(np.sqrt(rmse**2 + spread**2 / k))}
 
 
 def inpainting_section(run: Run) -> list[ReportSection]:
