@@ -205,3 +205,54 @@ def test_inpainting_with_the_ideal_network_keeps_observed_pixels():
     assert (torch.nn.functional.avg_pool2d(high.flatten(0, 1), 2).reshape(2, 50, 1, 4, 4) - low.unsqueeze(1)).abs().mean() < 0.02
     with pytest.raises(UserError, match="divide"):
         method.super_resolve(torch.rand(1, 1, 3, 3))
+
+
+class RecordingNet(IdealNet):
+    """IdealNet on the first channel of a self-conditioned input; records the second (the previous estimate)."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.seen = []
+
+    def forward(self, x, t, condition=None, drop=None):
+        self.seen.append((x[:, :1].detach().clone(), x[:, 1:].detach().clone()))
+        return super().forward(x[:, :1], t, condition, drop)
+
+
+def test_self_conditioning_feeds_each_step_the_estimate_of_the_step_before():
+    config = dict(**TINY, parametrisation="v", sampler="ddim", clip_denoised=True)
+    plain = FieldDiffusion(FieldDiffusionConfig(**config), info())
+    plain.net = IdealNet(plain, MU, VAR, "v")
+    method = FieldDiffusion(FieldDiffusionConfig(**config, self_condition=True), info())
+    assert method.net.stem.in_channels == 2  # z_t and the previous estimate
+    method.net = RecordingNet(method, MU, VAR, "v")
+    options = SamplingOptions(steps=6, batch_size=5)
+    x = method.sample(5, generator=torch.Generator().manual_seed(0), options=options)["x"]
+    # a network that ignores the estimate samples exactly as without self-conditioning
+    assert torch.equal(x, plain.sample(5, generator=torch.Generator().manual_seed(0), options=options)["x"])
+    seen = method.net.seen
+    assert len(seen) == 7 and torch.equal(seen[0][1], torch.zeros_like(seen[0][1]))  # 6 steps and the final one
+    times = [int(t) for t in torch.linspace(200, 0, 7).round()][:-1] + [0]
+    for (z, _), (_, fed), t in zip(seen[:-1], seen[1:], times):
+        g = method.gamma[t]
+        a, s = alpha(g), sigma(g)
+        eps = clip_denoised(convert(IdealNet(method, MU, VAR, "v")(z, torch.tensor([t / 200])), "v", "eps", z, a, s),
+                            z, a, s, -1.0, 1.0)
+        assert torch.allclose(fed, (z - s * eps) / a, atol=1e-4)  # the clamped estimate, within [-1, 1]
+        assert fed.abs().max() <= 1 + 1e-4
+
+
+def test_self_conditioned_training_feeds_the_estimate_on_about_half_the_batches():
+    method = FieldDiffusion(FieldDiffusionConfig(**TINY, self_condition=True), info())
+    net = method.net = RecordingNet(method, MU, VAR, "eps")
+    stepper = SimpleStepper(method.optimizers(TrainConfig()))
+    torch.manual_seed(0)
+    x = torch.rand(4, 1, 8, 8)
+    for step in range(200):
+        method.train_step({"x": x}, step, stepper)
+    fed = [prev.abs().sum() > 0 for _, prev in net.seen]
+    # a fed step runs the network twice: without the estimate, then with it
+    n_fed = sum(fed)
+    assert len(net.seen) == 200 + n_fed and 70 < n_fed < 130
+    first = [i for i, f in enumerate(fed) if f][0]
+    assert not fed[first - 1] and torch.equal(net.seen[first - 1][0], net.seen[first][0])  # same z_t, twice
