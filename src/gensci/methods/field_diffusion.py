@@ -22,8 +22,8 @@ Self-conditioning (`method.self_condition`, Chen, Zhang & Hinton 2022, "Analog B
 network also sees its own previous clean-data estimate, concatenated to z_t as extra channels (zeros when there is
 none). Training makes the estimate without gradients on half the batches (the paper's coin flip per batch) and
 feeds zeros on the others; sampling feeds each step the estimate of the step before. For discrete data (spins) it
-lets each step refine the previous decision instead of making it again from z_t; it costs ~1/6 more per training
-step and nothing per sampling step beyond the wider first convolution.
+lets each step refine the previous decision instead of making it again from z_t; it costs an extra forward pass
+on half the training batches and nothing per sampling step beyond the wider first convolution.
 
 Condition (`method.condition`): "none"; "class" (an int64 batch key, default "label", classes from
 info["n_classes"]); "value" (a float batch key with condition_dim values per item, e.g. a temperature).
@@ -173,6 +173,10 @@ class FieldDiffusion(Method):
         low_model, high_model = self.to_model(bounds)
         return low_model[None], high_model[None]
 
+    def clamp_bounds(self) -> tuple[Tensor, Tensor] | None:
+        """The range the clean-data estimate is clamped to (None: method.clip_denoised is off or the range unknown)."""
+        return self.denoised_range() if self.config.clip_denoised else None
+
     @torch.no_grad()
     def _fit_standardisation(self, x: Tensor) -> None:
         self.shift.copy_(x.mean(dim=(0, 2, 3)))
@@ -197,7 +201,7 @@ class FieldDiffusion(Method):
 
     def eps_model(self, condition: Tensor | None, guidance: float):
         """model(z_t, t) -> eps_hat for the samplers, with classifier-free guidance when conditional."""
-        bounds = self.denoised_range() if self.config.clip_denoised else None
+        bounds = self.clamp_bounds()
         previous: list[Tensor | None] = [None]  # a self-conditioned model's last estimate (both halves when guided)
 
         def eps_at(z: Tensor, t: int, condition: Tensor | None, drop: Tensor | None = None) -> Tensor:
@@ -236,8 +240,7 @@ class FieldDiffusion(Method):
         previous = None
         if self.config.self_condition and torch.rand(()) < 0.5:  # Analog Bits, Fig. 2: half the batches
             with torch.no_grad():
-                bounds = self.denoised_range() if self.config.clip_denoised else None
-                previous = self.clean_estimate(self.predict(z, t, condition, drop), z, a, s, bounds)[1]
+                previous = self.clean_estimate(self.predict(z, t, condition, drop), z, a, s, self.clamp_bounds())[1]
         target = {"eps": eps, "x0": x, "v": a * eps - s * x}[self.config.parametrisation]
         loss = (self.predict(z, t, condition, drop, previous) - target).square().mean()
         opt.step(loss, "main")
