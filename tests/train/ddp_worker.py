@@ -1,6 +1,6 @@
 """Run under torchrun by test_distributed.py: trains on 2 CPU processes (gloo).
 
-argv: OUT [toy|wgan-gp|midi|edm-compiled]. `wgan-gp` is the galaxy WGAN-GP preset shrunk to 16x16 images: two
+argv: OUT [toy|toy-timed-cosine|wgan-gp|midi|edm-compiled]. `wgan-gp` is the galaxy WGAN-GP preset shrunk to 16x16 images: two
 optimisers and a double-backward penalty, the case DDP is most fragile in. `edm-compiled` is
 qm9-edm-small cut to 2 blocks (more than DDP's first 1 MB gradient bucket) with its torch.compile'd EGNN:
 Dynamo's DDP graph splitting at bucket boundaries once broke it. `midi` is qm9-midi with self-conditioning: some
@@ -34,6 +34,9 @@ SHRUNK = {
 out, which = Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "toy"
 if which == "toy":
     cfg = validate(toy_config(batch_size=16, max_steps=12))
+elif which == "toy-timed-cosine":  # the learning rate follows the clock: rank 0's, on every rank
+    raw = toy_config(batch_size=16, max_steps=None, max_minutes=0.01, lr_schedule="cosine")
+    cfg = validate({**raw, "method": {**raw["method"], "delay_s": 0.02}})
 else:
     preset, overrides = SHRUNK[which]
     cfg = load_config(preset, overrides + ["train.eval_every=1000", "train.progress=false"])

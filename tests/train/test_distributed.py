@@ -9,7 +9,7 @@ WORKER = Path(__file__).with_name("ddp_worker.py")
 
 
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed unavailable")
-@pytest.mark.parametrize("which", ["toy", "wgan-gp", "midi", pytest.param("edm-compiled", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("which", ["toy", "toy-timed-cosine", "wgan-gp", "midi", pytest.param("edm-compiled", marks=pytest.mark.slow)])
 def test_two_cpu_processes_hold_identical_weights(tmp_path, which):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(WORKER),
            str(tmp_path), which]

@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import signal
 import subprocess
@@ -46,6 +47,14 @@ def test_resume_continues_exactly(tmp_path):
     part, result = api.train(validate(toy_config(max_steps=30)), tmp_path / "part", resume=True)
     assert result.steps == 30
     assert losses(part.path) == losses(full.path)
+
+
+def test_resume_takes_the_configured_learning_rate(tmp_path):
+    api.train(validate(toy_config(max_steps=10)), tmp_path / "r")
+    api.train(validate(toy_config(max_steps=20, lr=1e-3)), tmp_path / "r", resume=True)
+    rows = [json.loads(line) for line in open(tmp_path / "r" / "metrics.jsonl")]
+    lrs = {r["step"]: r["lr"] for r in rows if r["kind"] == "train"}
+    assert lrs[10] == pytest.approx(1e-2) and lrs[20] == pytest.approx(1e-3)
 
 
 def test_refuses_to_overwrite_a_trained_run(tmp_path):
@@ -128,6 +137,23 @@ def test_lr_warmup_and_cosine():
     assert lr_factor(9, cfg) == pytest.approx(1.0)
     assert lr_factor(60, cfg) == pytest.approx(0.5)
     assert lr_factor(110, cfg) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_cosine_decays_over_the_time_budget_when_it_ends_first():
+    cfg = validate(toy_config(max_steps=1000, max_minutes=10, lr_schedule="cosine")).train
+    assert lr_factor(100, cfg, time_spent=0.5) == pytest.approx(0.5)  # half the time, a tenth of the steps
+    assert lr_factor(900, cfg, time_spent=0.5) == pytest.approx(0.5 * (1 + math.cos(0.9 * math.pi)))
+    assert lr_factor(100, cfg, time_spent=1.0) == pytest.approx(0.0, abs=1e-9)
+    assert lr_factor(100, validate(toy_config(max_steps=None, max_minutes=10)).train, time_spent=0.5) == 1.0
+
+
+def test_a_time_budgeted_cosine_run_ends_near_zero_learning_rate(tmp_path):
+    cfg = toy_config(max_steps=None, max_minutes=0.02, lr_schedule="cosine", log_every=1)
+    cfg["method"]["delay_s"] = 0.05
+    run, result = api.train(validate(cfg), tmp_path / "r")
+    lrs = [json.loads(line)["lr"] for line in open(run.path / "metrics.jsonl") if '"train"' in line]
+    assert result.stopped_by == "max_minutes"
+    assert lrs[0] > 0.9e-2 and lrs[-1] < 0.2e-2 and lrs == sorted(lrs, reverse=True)
 
 
 def test_best_checkpoint_is_kept_by_the_selection_metric(tmp_path):

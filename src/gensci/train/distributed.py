@@ -71,13 +71,13 @@ def unwrapped_state_dict(method: nn.Module, wrapped: list[str]) -> dict[str, tor
     return out
 
 
-def all_agree(flag: bool, info: DistInfo, device: torch.device) -> bool:
-    """True on every rank if rank 0 says so (used for the wall-clock budget)."""
+def from_rank0(value: float, info: DistInfo, device: torch.device) -> float:
+    """Rank 0's value on every rank (the wall clock: each rank's own would stop or schedule them apart)."""
     if not info.enabled:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=device)
+        return value
+    t = torch.tensor([float(value)], dtype=torch.float64, device=device)
     dist.broadcast(t, src=0)
-    return bool(t.item())
+    return float(t.item())
 
 
 def barrier(info: DistInfo) -> None:

@@ -73,15 +73,17 @@ class TrainerStepper:
         return {name: list(c.norms) for name, c in self.clippers.items()}
 
 
-def lr_factor(step: int, train: TrainConfig) -> float:
-    """Linear warm-up, then constant or cosine decay to zero at max_steps."""
+def lr_factor(step: int, train: TrainConfig, time_spent: float = 0.0) -> float:
+    """Linear warm-up, then constant or cosine decay to zero where the budget ends: at max_steps, or when
+    `time_spent` (the fraction of max_minutes used) reaches 1, whichever comes first."""
     if train.warmup_steps and step < train.warmup_steps:
         return (step + 1) / train.warmup_steps
-    if train.lr_schedule == "cosine" and train.max_steps:
-        span = max(1, train.max_steps - train.warmup_steps)
-        progress = min(1.0, (step - train.warmup_steps) / span)
-        return 0.5 * (1 + math.cos(math.pi * progress))
-    return 1.0
+    if train.lr_schedule != "cosine":
+        return 1.0
+    progress = time_spent if train.max_minutes is not None else 0.0
+    if train.max_steps:
+        progress = max(progress, (step - train.warmup_steps) / max(1, train.max_steps - train.warmup_steps))
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def set_lr(optimizers: dict[str, torch.optim.Optimizer], factor: float) -> float:

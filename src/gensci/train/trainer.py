@@ -166,7 +166,10 @@ class Trainer:
             self.ema.module.load_state_dict(ckpt["ema"])
             self.ema.n_averaged.copy_(ckpt["ema_n_averaged"])
         for name, opt in self.optimizers.items():
+            configured = [group.get("initial_lr", group["lr"]) for group in opt.param_groups]
             opt.load_state_dict(ckpt["optimizers"][name])
+            for group, lr in zip(opt.param_groups, configured):  # the config's lr, not the saved one, is what a
+                group["initial_lr"] = lr                         # --resume --set train.lr=... asks for
         self.state = TrainState(**ckpt["state"])
         self.stepper = TrainerStepper(self.optimizers, self.train, self.state.clip)
         self.stepper.non_finite = self.state.non_finite_grads
@@ -205,6 +208,7 @@ class Trainer:
         if resume:
             self.restore()
         self._clock = _Clock(self.state.elapsed, self.state.step)
+        self._time_spent = 0.0
         stopped_by = "max_steps"
         with _progress(self.dist.is_main and self.train.progress, self.train.max_steps, self.state.step) as bar, \
                 _sigterm_as_interrupt():
@@ -232,8 +236,12 @@ class Trainer:
         return TrainResult(self.state.step, self.state.elapsed, self._clock.last_logs, stopped_by, list(self.notes))
 
     def _budget_left(self) -> bool:
-        out_of_time = self.train.max_minutes is not None and self.state.elapsed >= 60 * self.train.max_minutes
-        self._out_of_time = dist_utils.all_agree(out_of_time, self.dist, self.device)
+        """Also sets the fraction of the time budget spent (rank 0's clock on every rank), which the cosine
+        learning-rate schedule follows when time runs out before max_steps."""
+        if self.train.max_minutes is not None:
+            elapsed = dist_utils.from_rank0(self.state.elapsed, self.dist, self.device)
+            self._time_spent = elapsed / (60 * self.train.max_minutes)
+        self._out_of_time = self._time_spent >= 1
         return not self._out_of_time and (self.train.max_steps is None or self.state.step < self.train.max_steps)
 
     def _why_stopped(self) -> str:
@@ -241,7 +249,7 @@ class Trainer:
 
     def _step(self, batch: dict) -> None:
         """One optimisation step of the method, then the EMA, the log, evaluation and checkpoint cadences."""
-        lr = set_lr(self.optimizers, lr_factor(self.state.step, self.train))
+        lr = set_lr(self.optimizers, lr_factor(self.state.step, self.train, self._time_spent))
         self.method.train()
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.train.precision == "bf16" else nullcontext()
         try:
