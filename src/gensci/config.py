@@ -56,6 +56,8 @@ class TrainConfig(Section):
     device: str = "auto"
     precision: Literal["fp32", "bf16"] = "fp32"
     threads: int | None = Field(None, ge=1)
+    compile: bool = Field(False, description="torch.compile the method's networks for training (fixed-shape data "
+                          "such as grids; compilation takes minutes and counts in max_minutes)")
     progress: bool = True
 
 

@@ -105,3 +105,7 @@ def test_data_set_items_conditions_spec_and_cache(tmp_path, monkeypatch):
     assert list(tmp_path.glob("lensing/*.npz"))
     again = load_data(cfg)
     assert (again.train.tensors["x"] == splits.train.tensors["x"]).all()
+    assert splits.info["pixel_floor"] is None  # shape noise has no floor
+    clean = load_data(validate({"data": data | {"shape_noise": False}, "method": {"name": "vae"}})).info
+    shifts = clean["model"]["shift"]  # one per cosmology: the floor is the lowest of them
+    assert clean["pixel_floor"] == [pytest.approx(-max(shifts) / 0.01)] and clean["pixel_floor"][0] < clean["pixel_min"][0]

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from gensci.errors import UserError
+from gensci.errors import ConfigError, UserError
 from gensci.methods.base import SamplingOptions
 from gensci.methods.diffusion.parametrisations import clip_denoised, convert
 from gensci.methods.diffusion.samplers import SAMPLERS
@@ -256,3 +256,48 @@ def test_self_conditioned_training_feeds_the_estimate_on_about_half_the_batches(
     assert len(net.seen) == 200 + n_fed and 70 < n_fed < 130
     first = [i for i, f in enumerate(fed) if f][0]
     assert not fed[first - 1] and torch.equal(net.seen[first - 1][0], net.seen[first][0])  # same z_t, twice
+
+
+FIELD = {"low": None, "high": None, "values": None}
+
+
+def test_log_transform_diffuses_log_of_the_distance_to_the_floor():
+    method = FieldDiffusion(FieldDiffusionConfig(**TINY, transform="log"), info(FIELD, pixel_floor=[-3.0]))
+    assert not bool(method.fitted)  # pixel_mean/std of x do not standardise log(x - floor)
+    x = -3 + torch.exp(0.5 * torch.randn(16, 1, 8, 8) + 1)
+    method.train_step({"x": x}, 0, SimpleStepper(method.optimizers(TrainConfig())))
+    assert abs(float(method.shift) - 1) < 0.1 and abs(float(method.scale) - 0.5) < 0.05
+    assert torch.allclose(method.to_model(x), ((x + 3).log() - method.shift) / method.scale)
+    assert torch.allclose(method.from_model(method.to_model(x)), x, atol=1e-5)
+    assert bool((method.from_model(torch.full((1, 1, 8, 8), -40.0)) >= -3).all())  # never below the floor
+    slope = method.units_per_data_unit(x)
+    assert slope.shape == x.shape and torch.allclose(slope, 1 / ((x + 3) * method.scale))
+    with pytest.raises(UserError, match="floor"):
+        method.to_model(torch.full((1, 1, 8, 8), -3.0))
+    with pytest.raises(ConfigError, match="super-resolution"):
+        method.super_resolve(torch.rand(1, 1, 4, 4))
+    # the floor's sources, in order: the config, info["pixel_floor"], a value range with a low end only
+    assert FieldDiffusion(FieldDiffusionConfig(**TINY, transform="log", log_floor=-7),
+                          info(FIELD, pixel_floor=[-3.0])).floor == [-7.0]
+    assert FieldDiffusion(FieldDiffusionConfig(**TINY, transform="log"), info(FIELD | {"low": -2.0})).floor == [-2.0]
+    with pytest.raises(ConfigError, match="floor"):
+        FieldDiffusion(FieldDiffusionConfig(**TINY, transform="log"), info(FIELD))
+
+
+def test_log_transform_inpainting_measures_the_observed_pixels_in_log_space():
+    """Model-unit data N(MU, VAR) with shift 0, scale 1 is x = floor + exp(N(MU, VAR)): DPS must keep the observed
+    pixels and give hidden ones the prior's spread in log space; the data-unit noise is carried by the slope."""
+    method = FieldDiffusion(FieldDiffusionConfig(**TINY, transform="log", log_floor=-3), info(FIELD))
+    method.fitted.fill_(True)  # shift 0, scale 1
+    method.net = IdealNet(method, MU, VAR, "eps")
+    log_truth = MU + VAR**0.5 * torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    truth = log_truth.exp() - 3
+    mask = (torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(1)) < 0.5).float()
+    observed = torch.where(mask > 0, truth, torch.full_like(truth, -100.0))  # hidden values below the floor: unused
+    out = method.inpaint(observed, mask, n=200, noise_std=0.01, generator=torch.Generator().manual_seed(2),
+                         options=SamplingOptions(steps=50, batch_size=400))
+    assert out.shape == (2, 200, 1, 8, 8) and bool((out > -3).all())
+    obs = mask.bool().unsqueeze(1).expand_as(out)
+    assert (out - truth.unsqueeze(1))[obs].abs().mean() < 0.02
+    hidden_log_std = (out + 3).log().std(1)[~mask.bool()]
+    assert (hidden_log_std - VAR**0.5).abs().mean() < 0.03

@@ -191,3 +191,21 @@ def test_a_split_smaller_than_one_batch_is_a_config_error():
 
     with pytest.raises(ConfigError, match="fewer than one batch"):
         EpochBatches(list(range(10)), batch_size=16, seed=0)
+
+
+def test_compiled_training_matches_eager_and_keeps_checkpoint_keys(tmp_path):
+    eager, _ = api.train(validate(toy_config(max_steps=10)), tmp_path / "eager")
+    compiled, _ = api.train(validate(toy_config(max_steps=10, compile=True)), tmp_path / "compiled")
+    a, b = losses(eager.path), losses(compiled.path)
+    assert a.keys() == b.keys() and all(abs(a[k] - b[k]) <= 1e-4 * abs(a[k]) + 1e-6 for k in a)
+    keys = [set(torch.load(r.path / "checkpoints/last.pt", weights_only=True)["method"]) for r in (eager, compiled)]
+    assert keys[0] == keys[1]
+
+
+def test_compile_networks_compiles_the_trainable_children():
+    from gensci.train.trainer import compile_networks
+
+    method = torch.nn.Module()
+    method.net, method.frozen = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2).requires_grad_(False)
+    assert compile_networks(method) == ["net"]
+    assert method.net._compiled_call_impl is not None and method.frozen._compiled_call_impl is None

@@ -42,13 +42,14 @@ def train_and_evaluate(tmp_path, preset: str, *extra: str) -> tuple[dict, object
     result = runner.invoke(app, ["train", preset, "--out", str(run), "--max-steps", "20", *COMMON, *TINY[data], *extra])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert max(r["step"] for r in rows) == 20 and any(r["kind"] == "eval" for r in rows)
+    assert max(r["step"] for r in rows) == 20
+    assert [r["n_samples"] for r in rows if r["kind"] == "eval"][-1] == 16  # the periodic count, labelled
     result = runner.invoke(app, ["evaluate", str(run), "--json"])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout), run
 
 
-@pytest.mark.parametrize("preset", ["lensing-vae", "lensing-cosmogan"])
+@pytest.mark.parametrize("preset", ["lensing-vae", "lensing-cosmogan", "lensing-diffusion"])
 def test_lensing_presets_train_and_evaluate(tmp_path, preset):
     metrics, _ = train_and_evaluate(tmp_path, preset)
     for key in FIELD_KEYS:
@@ -56,7 +57,7 @@ def test_lensing_presets_train_and_evaluate(tmp_path, preset):
     assert metrics["pixel_ks"] >= 0 and metrics["pixel_w1"] >= 0 and metrics["n_samples"] == 32
 
 
-@pytest.mark.parametrize("preset", ["ising-vae", "ising-dcgan"])
+@pytest.mark.parametrize("preset", ["ising-vae", "ising-dcgan", "ising-diffusion"])
 def test_ising_presets_train_and_evaluate(tmp_path, preset):
     metrics, _ = train_and_evaluate(tmp_path, preset)
     for key in (*LATTICE_KEYS, "correlation_within_2sigma"):

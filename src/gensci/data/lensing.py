@@ -202,5 +202,8 @@ class LensingData:
             "pixel_std": [float(train.tensors["x"].std())],  # a diffusion model standardises by these
             "pixel_min": [float(train.tensors["x"].min())],  # and clamps its clean-data estimate to these
             "pixel_max": [float(train.tensors["x"].max())],
+            # no map goes below minus the largest shift (a diffusion model with transform=log diffuses log(x - floor));
+            # shape noise has no floor
+            "pixel_floor": None if config.shape_noise else [-float(arrays["model_shift"].max()) / config.kappa_scale],
         }
         return DataSplits(train, split("valid"), split("test"), info)

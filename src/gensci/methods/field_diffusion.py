@@ -18,6 +18,12 @@ network's clean-data estimate at each step is clamped to the data's range (`clip
 [-1, 1] for bounded data, info["pixel_min"]..info["pixel_max"] for fields that give them); without it an eps-model
 near t = T, where alpha_T ~ 5e-5, blows samples up by orders of magnitude. The samples themselves are not clipped.
 
+Fields with a floor (`method.transform: log`): the model diffuses log(x - floor), standardised by the first training
+batch, and maps samples back by exp; they never go below the floor. A shifted lognormal field (gensci.data.lensing,
+whose info["pixel_floor"] is minus the lognormal shift) is then a Gaussian one. DPS inpainting measures the observed
+pixels in log space with the stated noise carried through the slope of log (sigma_y / (x - floor) per pixel: the
+delta method); super-resolution, whose block means do not commute with log, needs transform=none.
+
 Self-conditioning (`method.self_condition`, Chen, Zhang & Hinton 2022, "Analog Bits", sec. 3.2 and Fig. 2): the
 network also sees its own previous clean-data estimate, concatenated to z_t as extra channels (zeros when there is
 none). Training makes the estimate without gradients on half the batches (the paper's coin flip per batch) and
@@ -75,6 +81,10 @@ class FieldDiffusionConfig(DiffusionConfig):
                                  "2022, Analog Bits): refines discrete data such as spins")
     padding: Literal["zeros", "circular"] = Field("zeros", description="the U-Net's convolutions at the edges; "
                                                   "circular for periodic data (Ising lattices, FFT-simulated maps)")
+    transform: Literal["none", "log"] = Field("none", description="log: diffuse log(x - floor), standardised; for "
+                                              "fields with a floor such as lognormal maps (module docstring)")
+    log_floor: float | None = Field(None, description="the floor of transform=log in the data's units (default: "
+                                    "info['pixel_floor'], else the value range's low)")
 
     @field_validator("parametrisation")
     @classmethod
@@ -135,17 +145,46 @@ class FieldDiffusion(Method):
                              persistent=False)
         # standardisation of unbounded values (model = (x - shift) / scale); `fitted` says whether it is set
         c = self.shape[0]
-        mean, std = info.get("pixel_mean"), info.get("pixel_std")
-        known = not self.value_map.bounded and mean is not None and std is not None
+        self.floor = self._log_floor() if config.transform == "log" else None  # [C] data units, or None
+        mean, std = info.get("pixel_mean"), info.get("pixel_std")  # of x, not of log(x - floor)
+        known = not self.value_map.bounded and self.floor is None and mean is not None and std is not None
         self.register_buffer("shift", torch.tensor(mean, dtype=torch.float32).reshape(c) if known else torch.zeros(c))
         self.register_buffer("scale", torch.tensor(std, dtype=torch.float32).reshape(c) if known else torch.ones(c))
         self.register_buffer("fitted", torch.tensor(self.value_map.bounded or known))
 
     # ---- units ------------------------------------------------------------------------------------
+    def _log_floor(self) -> list[float]:
+        """transform=log's floor per channel: method.log_floor, info["pixel_floor"] or the value range's low."""
+        c = self.shape[0]
+        if self.config.log_floor is not None:
+            return [float(self.config.log_floor)] * c
+        if self.info.get("pixel_floor") is not None:
+            return [float(v) for v in self.info["pixel_floor"]]
+        if self.value_map.kind == "lower":
+            return [self.value_map.low] * c
+        raise ConfigError("method.transform=log needs a floor below every value and this data set declares none (no "
+                          "info['pixel_floor'], no value range with a low end only; lensing maps with shape noise "
+                          "have none): set method.log_floor, or method.transform=none")
+
+    def _floor(self, like: Tensor) -> Tensor:
+        return torch.tensor(self.floor, dtype=like.dtype, device=like.device).view(1, -1, 1, 1)
+
+    def _log(self, x: Tensor) -> Tensor:
+        """log(x - floor); values at or below the floor are an error (the floor is a promise of the data)."""
+        d = x - self._floor(x)
+        if not bool((d > 0).all()):
+            raise UserError(f"a value {float(x.min()):.4g} is at or below the floor {min(self.floor):.4g} of "
+                            "method.transform=log; training maps and observed pixels must lie above it (train with "
+                            "method.log_floor lower, or method.transform=none)")
+        return d.log()
+
     def to_model(self, x: Tensor) -> Tensor:
-        """Data values [B, C, H, W] -> the model's units ([-1, 1] for bounded data, standardised otherwise)."""
+        """Data values [B, C, H, W] -> the model's units ([-1, 1] for bounded data, standardised otherwise, after
+        log(x - floor) with transform=log)."""
         if self.value_map.bounded:
             return self.value_map.signed(x)
+        if self.floor is not None:
+            x = self._log(x)
         return (x - self.shift.view(1, -1, 1, 1)) / self.scale.view(1, -1, 1, 1)
 
     def from_model(self, z: Tensor) -> Tensor:
@@ -154,13 +193,18 @@ class FieldDiffusion(Method):
             return self.value_map.from_signed(torch.where(z >= 0, 1.0, -1.0).to(z.dtype))
         if self.value_map.bounded:
             return self.value_map.from_signed(z)
-        return z * self.scale.view(1, -1, 1, 1) + self.shift.view(1, -1, 1, 1)
+        x = z * self.scale.view(1, -1, 1, 1) + self.shift.view(1, -1, 1, 1)
+        return x if self.floor is None else x.exp() + self._floor(x)
 
-    def units_per_data_unit(self) -> Tensor:
-        """How long one data unit is in the model's units, per channel [1, C, 1, 1] (for sigma_y)."""
+    def units_per_data_unit(self, x: Tensor | None = None) -> Tensor:
+        """How long one data unit is in the model's units at the data values x [B, C, H, W]: per channel
+        [1, C, 1, 1], or per pixel with transform=log (the slope of log there: 1 / (x - floor), x needed)."""
         if self.value_map.bounded:
             return torch.full((1, self.shape[0], 1, 1), 2.0 / (self.value_map.high - self.value_map.low), device=self.device)
-        return (1.0 / self.scale).view(1, -1, 1, 1)
+        per_channel = (1.0 / self.scale).view(1, -1, 1, 1)
+        if self.floor is None:
+            return per_channel
+        return per_channel / (x.to(self.device) - self._floor(x).to(self.device))
 
     def denoised_range(self) -> tuple[Tensor, Tensor] | None:
         """The data's range in the model's units [1, C, 1, 1] each (None: unknown, no clamping)."""
@@ -179,6 +223,8 @@ class FieldDiffusion(Method):
 
     @torch.no_grad()
     def _fit_standardisation(self, x: Tensor) -> None:
+        """shift and scale from the first training batch (in log space with transform=log)."""
+        x = x if self.floor is None else self._log(x)
         self.shift.copy_(x.mean(dim=(0, 2, 3)))
         self.scale.copy_(x.std(dim=(0, 2, 3)).clamp_min(1e-6))
         self.fitted.fill_(True)
@@ -304,8 +350,11 @@ class FieldDiffusion(Method):
         (observed: [B, C, S, S] in the data's units, anything at hidden pixels), measured with Gaussian noise of
         std noise_std (data units; default method.measurement_noise). DPS (gensci.methods.diffusion.guidance)."""
         mask = mask.to(self.device, torch.float32).expand_as(observed)
-        y = self.to_model(observed.to(self.device, torch.float32)) * mask
-        return self._posterior(y, mask, lambda m: Mask(m), n, noise_std, generator, options, condition)
+        typical = self.from_model(torch.zeros_like(mask))  # hidden pixels are filled with it: log needs values
+        observed = torch.where(mask > 0, observed.to(self.device, torch.float32), typical)
+        y = self.to_model(observed) * mask
+        units = self.units_per_data_unit(observed)  # per pixel with transform=log: the slope at the observed value
+        return self._posterior(y, mask, lambda m: Mask(m), n, noise_std, generator, options, condition, units)
 
     @torch.no_grad()
     def super_resolve(self, low: Tensor, n: int = 1, noise_std: float | None = None,
@@ -313,24 +362,31 @@ class FieldDiffusion(Method):
                       condition=None) -> Tensor:
         """n posterior samples per image [B, n, C, S, S] whose f x f block means are low [B, C, S/f, S/f]
         (data units, measured with noise std noise_std). DPS with an average-pooling operator."""
+        if self.floor is not None:
+            raise ConfigError("super-resolution needs a linear map to the model's units: block means of x are not block "
+                              "means of log(x - floor); use a model trained with method.transform=none")
         factor = self.shape[-1] // low.shape[-1]
         if factor < 1 or low.shape[-1] * factor != self.shape[-1] or low.shape[-2] * factor != self.shape[-2]:
             raise UserError(f"low-resolution images of side {tuple(low.shape[-2:])} do not divide the model's "
                             f"{self.shape[-1]}x{self.shape[-1]}")
         y = self.to_model(low.to(self.device, torch.float32))
-        return self._posterior(y, None, lambda _: Downsample(factor), n, noise_std, generator, options, condition)
+        return self._posterior(y, None, lambda _: Downsample(factor), n, noise_std, generator, options, condition,
+                               self.units_per_data_unit())
 
-    def _posterior(self, y: Tensor, per_item, operator, n: int, noise_std, generator, options, condition) -> Tensor:
+    def _posterior(self, y: Tensor, per_item, operator, n: int, noise_std, generator, options, condition,
+                   units: Tensor) -> Tensor:
+        """DPS for y (model units); units: model units per data unit, [1 or B, C, 1 or H, 1 or W]."""
         options = options or SamplingOptions()
         self.check_sampling_options(options)
         noise_std = self.config.measurement_noise if noise_std is None else float(noise_std)
-        sigma_y = noise_std * self.units_per_data_unit()
+        sigma_y = (noise_std * units).expand(len(y), *units.shape[1:])
         size = max(1, (options.batch_size or self.default_sample_batch) // n) if n else 1
         out = []
         for start in range(0, len(y), size):
             y_b = y[start : start + size].repeat_interleave(n, 0)
             op = operator(None if per_item is None else per_item[start : start + size].repeat_interleave(n, 0))
             cond = self._conditions(condition, len(y_b))
-            model = posterior_eps_model(self.eps_model(cond, self._guidance(options)), self.gamma, op, y_b, sigma_y)
+            model = posterior_eps_model(self.eps_model(cond, self._guidance(options)), self.gamma, op, y_b,
+                                        sigma_y[start : start + size].repeat_interleave(n, 0))
             out.append(self.from_model(self._run_sampler(model, len(y_b), generator, options)))
         return torch.cat(out).reshape(len(y), n, *self.shape)

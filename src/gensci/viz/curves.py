@@ -6,7 +6,7 @@ from pathlib import Path
 
 from gensci.viz.figures import plt, save_figure
 
-SKIP = {"step", "kind", "time", "lr", "steps_per_s", "samples_per_s", "eval_seconds", "non_finite_grads"}
+SKIP = {"step", "kind", "time", "lr", "steps_per_s", "samples_per_s", "eval_seconds", "non_finite_grads", "n_samples"}
 
 
 def _numeric(rows: list[dict], key: str):
