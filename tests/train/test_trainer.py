@@ -194,8 +194,12 @@ def test_a_split_smaller_than_one_batch_is_a_config_error():
 
 
 def test_compiled_training_matches_eager_and_keeps_checkpoint_keys(tmp_path):
+    from torch._dynamo.utils import counters
+
     eager, _ = api.train(validate(toy_config(max_steps=10)), tmp_path / "eager")
+    counters.clear()
     compiled, _ = api.train(validate(toy_config(max_steps=10, compile=True)), tmp_path / "compiled")
+    assert counters["stats"]["unique_graphs"] > 0  # the flag reached torch.compile
     a, b = losses(eager.path), losses(compiled.path)
     assert a.keys() == b.keys() and all(abs(a[k] - b[k]) <= 1e-4 * abs(a[k]) + 1e-6 for k in a)
     keys = [set(torch.load(r.path / "checkpoints/last.pt", weights_only=True)["method"]) for r in (eager, compiled)]

@@ -50,6 +50,18 @@ class ToyConfig(MethodConfig):
     bug_at_step: int | None = None  # at this step train_step raises a KeyError (a programming error, for tests)
 
 
+class ToyNet(nn.Module):
+    """A two-layer MLP with its own forward (torch.compile skips the frames of torch.nn's containers: a compiled
+    nn.Sequential would run eagerly and tests of compiled training would prove nothing)."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(dim, hidden), nn.SiLU(), nn.Linear(hidden, 1))
+
+    def forward(self, x):
+        return self.layers(x)
+
+
 class Toy(Method):
     """A two-layer MLP regressor trained with the mean squared error."""
 
@@ -62,7 +74,7 @@ class Toy(Method):
 
     def __init__(self, config: ToyConfig, info: dict):
         super().__init__(config, info)
-        self.net = nn.Sequential(nn.Linear(info["dim"], config.hidden), nn.SiLU(), nn.Linear(config.hidden, 1))
+        self.net = ToyNet(info["dim"], config.hidden)
 
     def train_step(self, batch, step, opt):
         if self.config.delay_s:
