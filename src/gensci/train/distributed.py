@@ -46,14 +46,18 @@ def local_rank_from_env() -> int:
     return int(os.environ.get("LOCAL_RANK", 0))
 
 
+def trainable_children(method: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The method's direct children holding trainable parameters (its networks), with their names."""
+    return [(name, child) for name, child in method.named_children() if any(p.requires_grad for p in child.parameters())]
+
+
 def wrap_ddp(method: nn.Module, device: torch.device) -> list[str]:
     """Replace each direct child holding trainable parameters by DDP(child); return the names wrapped."""
+    ids = [device.index] if device.type == "cuda" else None
     wrapped = []
-    for name, child in list(method.named_children()):
-        if any(p.requires_grad for p in child.parameters()):
-            ids = [device.index] if device.type == "cuda" else None
-            setattr(method, name, DistributedDataParallel(child, device_ids=ids))
-            wrapped.append(name)
+    for name, child in trainable_children(method):
+        setattr(method, name, DistributedDataParallel(child, device_ids=ids))
+        wrapped.append(name)
     return wrapped
 
 

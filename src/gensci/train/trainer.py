@@ -94,7 +94,7 @@ class Trainer:
         self.optimizers = self.method.optimizers(self.train)
         self.wrapped = dist_utils.wrap_ddp(self.method, self.device) if self.dist.enabled else []
         if self.train.compile:
-            self.compiled = compile_networks(self.method)
+            compile_networks(self.method)
         self.batches = EpochBatches(data.train, self.train.batch_size, config.seed, self.dist.rank, self.dist.world_size)
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -327,12 +327,10 @@ class Trainer:
 def compile_networks(method: nn.Module) -> list[str]:
     """torch.compile each direct child holding trainable parameters (DDP-wrapped or not), in place: parameter names,
     state_dict keys and the EMA copy (made before, left eager for sampling) are unchanged. The names compiled."""
-    names = []
-    for name, child in method.named_children():
-        if any(p.requires_grad for p in child.parameters()):
-            child.compile()
-            names.append(name)
-    return names
+    children = dist_utils.trainable_children(method)
+    for _, child in children:
+        child.compile()
+    return [name for name, _ in children]
 
 
 class _Clock:
