@@ -204,6 +204,8 @@ class FieldDiffusion(Method):
         per_channel = (1.0 / self.scale).view(1, -1, 1, 1)
         if self.floor is None:
             return per_channel
+        if x is None:
+            raise ValueError("with method.transform=log the slope depends on the value: pass the data values x")
         return per_channel / (x.to(self.device) - self._floor(x).to(self.device))
 
     def denoised_range(self) -> tuple[Tensor, Tensor] | None:

@@ -80,7 +80,7 @@ def lr_factor(step: int, train: TrainConfig, time_spent: float = 0.0) -> float:
         return (step + 1) / train.warmup_steps
     if train.lr_schedule != "cosine":
         return 1.0
-    progress = time_spent if train.max_minutes is not None else 0.0
+    progress = time_spent
     if train.max_steps:
         progress = max(progress, (step - train.warmup_steps) / max(1, train.max_steps - train.warmup_steps))
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
