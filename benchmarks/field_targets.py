@@ -4,7 +4,8 @@ and the time to sample at 50 steps (--time-sampler). Appends a section to benchm
     python benchmarks/field_targets.py RUN [--n 500] [--sampler ddim:50 ancestral:1000:50 ...] [--time-batch 50]
 
 Each --sampler is NAME:STEPS[:N] (N samples; default --n) and runs
-`gensci evaluate RUN --json --sampler NAME --steps STEPS --n N --seed 0` in a child process at one thread.
+`gensci evaluate RUN --json --sampler NAME --steps STEPS --n N --seed 0` in a child process at one thread; NAME
+`default` leaves --sampler out (the method's own sampler: lattice-diffusion has only one).
 Timing: --time-sampler (default ddim) at 50 steps on --time-batch samples in this process, at 1 and 2 threads,
 seconds per sample.
 The verdicts' yardstick is the test data's own sample variance for n generated items (sigma grows as n shrinks),
@@ -34,8 +35,9 @@ LATTICE_KEYS = ["observables_within_2sigma", "abs_m_within_2sigma", "energy_with
 
 
 def evaluate(run: Path, sampler: str, steps: int, n: int, guidance: float | None) -> tuple[list[str], dict, float]:
-    cmd = ["gensci", "evaluate", str(run), "--json", "--sampler", sampler, "--steps", str(steps), "--n", str(n),
-           "--seed", "0"] + (["--guidance", str(guidance)] if guidance is not None else [])
+    cmd = (["gensci", "evaluate", str(run), "--json"] + (["--sampler", sampler] if sampler != "default" else [])
+           + ["--steps", str(steps), "--n", str(n), "--seed", "0"]
+           + (["--guidance", str(guidance)] if guidance is not None else []))
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "gensci", *cmd[1:]], check=True, capture_output=True, text=True,
                          env=os.environ | {"OMP_NUM_THREADS": "1"}).stdout
@@ -44,6 +46,7 @@ def evaluate(run: Path, sampler: str, steps: int, n: int, guidance: float | None
 
 def time_sampler(run: Path, batch: int, threads: int, sampler: str) -> float:
     torch.set_num_threads(threads)
+    sampler = None if sampler == "default" else sampler
     method = Run(run).method()
     condition = 0 if "conditional" in method.capabilities else None  # the first class (temperature, cosmology)
     method.sample(2, condition, options=SamplingOptions(steps=2, sampler=sampler, batch_size=2))  # warm-up

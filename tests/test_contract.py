@@ -29,6 +29,15 @@ BONDED_INFO = {"atom_types": ["H", "C", "N", "O", "F"], "atomic_numbers": [1, 6,
                "atom_charge_marginal": [[0.002, m - 0.004, 0.002] for m in (0.5, 0.35, 0.06, 0.08, 0.01)]}
 
 
+SPIN_INFO = {"channels": 1, "image_size": 8, "n_classes": 2, "value_ranges": {"x": {"low": None, "high": None,
+                                                                                    "values": [-1.0, 1.0]}}}
+
+
+def spin_batch():
+    g = torch.Generator().manual_seed(0)
+    return {"x": torch.randint(0, 2, (4, 1, 8, 8), generator=g).float() * 2 - 1, "label": torch.tensor([0, 1, 1, 0])}
+
+
 def image_batch():
     return {"x": torch.rand(4, 3, 16, 16), "label": torch.tensor([0, 1, 2, 0])}
 
@@ -76,6 +85,10 @@ CASES = {
     "diffusion": (IMAGE_INFO, image_batch, {"width": 8, "channel_mults": (1, 2), "n_res_blocks": 1, "timesteps": 10,
                                             "condition": "class", "attention_resolutions": (8,)},
                   {"options": SamplingOptions(steps=3, guidance=2.0)}),
+    "lattice-diffusion": (SPIN_INFO, spin_batch, {"width": 8, "channel_mults": (1, 2), "n_res_blocks": 1,
+                                                  "timesteps": 10, "condition": "class", "attention_resolutions": (4,),
+                                                  "self_condition": True},
+                          {"options": SamplingOptions(steps=3, guidance=2.0)}),
     "edm": (QM9_INFO, molecule_batch, {"hidden_nf": 16, "n_layers": 1, "timesteps": 10}, {"options": SamplingOptions(steps=4)}),
     "sequence-vae": (SEQUENCE_INFO, sequence_batch, {"latent_dim": 3, "encoder_hidden": [16], "decoder_hidden": [8, 16]},
                      {}),

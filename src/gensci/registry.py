@@ -61,6 +61,8 @@ METHODS = Registry(
         "edm": Entry("gensci.methods.edm:EDM", "E(3)-equivariant diffusion of 3D molecules (EGNN denoiser)"),
         "diffusion": Entry("gensci.methods.field_diffusion:FieldDiffusion",
                            "DDPM-style diffusion on grids (images, fields, lattices) with a U-Net; DDIM, Langevin, DPS"),
+        "lattice-diffusion": Entry("gensci.methods.lattice_diffusion:LatticeDiffusion",
+                                   "discrete (categorical) diffusion of lattice states (Ising spins) with a U-Net"),
         "midi": Entry("gensci.methods.midi:MiDi",
                       "3D molecules with bonds and charges: flow matching (SemlaFlow) or MiDi diffusion"),
         "sequence-vae": Entry("gensci.methods.sequence_vae:SequenceVAE",

@@ -1,4 +1,4 @@
-"""The four field/lattice presets end to end on tiny settings: `gensci train PRESET --max-steps 20`,
+"""The field/lattice presets end to end on tiny settings: `gensci train PRESET --max-steps 20`,
 `gensci evaluate RUN --json` with the physics verdicts, and (one per domain) sample and report."""
 
 import json
@@ -57,7 +57,7 @@ def test_lensing_presets_train_and_evaluate(tmp_path, preset):
     assert metrics["pixel_ks"] >= 0 and metrics["pixel_w1"] >= 0 and metrics["n_samples"] == 32
 
 
-@pytest.mark.parametrize("preset", ["ising-vae", "ising-dcgan", "ising-diffusion"])
+@pytest.mark.parametrize("preset", ["ising-vae", "ising-dcgan", "ising-diffusion", "ising-discrete-diffusion"])
 def test_ising_presets_train_and_evaluate(tmp_path, preset):
     metrics, _ = train_and_evaluate(tmp_path, preset)
     for key in (*LATTICE_KEYS, "correlation_within_2sigma"):

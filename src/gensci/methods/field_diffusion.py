@@ -31,7 +31,7 @@ feeds zeros on the others; sampling feeds each step the estimate of the step bef
 lets each step refine the previous decision instead of making it again from z_t; it costs an extra forward pass
 on half the training batches and nothing per sampling step beyond the wider first convolution.
 
-Condition (`method.condition`): "none"; "class" (an int64 batch key, default "label", classes from
+Condition (`method.condition`, gensci.methods.grid_net): "none"; "class" (an int64 batch key, default "label", classes from
 info["n_classes"]); "value" (a float batch key with condition_dim values per item, e.g. a temperature).
 A conditional model drops the condition with probability condition_dropout during training and samples with
 classifier-free guidance (`guidance`: 0 unconditional, 1 conditional, > 1 guided; SamplingOptions.guidance
@@ -43,44 +43,29 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 import torch
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from torch import Tensor
 
 from gensci.errors import ConfigError, UserError
-from gensci.methods.base import Method, SamplingOptions
+from gensci.methods.base import SamplingOptions
 from gensci.methods.diffusion.config import DiffusionConfig
-from gensci.methods.diffusion.guidance import Downsample, Mask, guided_eps, posterior_eps_model
+from gensci.methods.diffusion.guidance import Downsample, Mask, posterior_eps_model
 from gensci.methods.diffusion.parametrisations import check_parametrisation, clip_denoised, convert
 from gensci.methods.diffusion.samplers import check_sampler, final_step, get_sampler, time_grid
 from gensci.methods.diffusion.schedules import alpha, gamma_table, sigma
-from gensci.nets.unet import UNet
+from gensci.methods.grid_net import GridMethod, GridNetConfig, grid_unet, guided, training_condition
 from gensci.ops.random import sample_normal
 from gensci.ops.ranges import ValueMap
-from gensci.spec import Requirements, TensorSpec
 
 
-class FieldDiffusionConfig(DiffusionConfig):
-    """Defaults: DDPM's CIFAR-10 U-Net at width 64 (Ho et al. 2020, appendix B: 2 residual blocks per stage,
-    attention at 16x16, dropout 0.1) with the cosine schedule of Nichol & Dhariwal (2021)."""
+class FieldDiffusionConfig(DiffusionConfig, GridNetConfig):
+    """Defaults: DDPM's CIFAR-10 U-Net at width 64 (gensci.methods.grid_net) with the cosine schedule of Nichol &
+    Dhariwal (2021)."""
 
     name: Literal["diffusion"] = "diffusion"
     parametrisation: str = Field("eps", description="what the network predicts: eps, x0 or v")
-    width: int = Field(64, ge=1, description="U-Net channels at full resolution (DDPM: 128)")
-    channel_mults: tuple[int, ...] = Field((1, 2, 2, 2), description="one U-Net stage per entry, side halved between")
-    n_res_blocks: int = Field(2, ge=1)
-    attention_resolutions: tuple[int, ...] = Field((16,), description="sides with self-attention (DDPM: 16)")
-    dropout: float = Field(0.1, ge=0, lt=1)
-    condition: Literal["none", "class", "value"] = "none"
-    condition_key: str | None = Field(None, description="batch key of the condition (default: label for class)")
-    condition_dim: int = Field(1, ge=1, description="values per item for condition=value")
-    condition_dropout: float = Field(0.1, ge=0, le=1, description="p_uncond of Ho & Salimans 2022 (they use 0.1-0.2)")
-    guidance: float = Field(1.0, description="default guidance scale: 0 unconditional, 1 conditional, > 1 guided")
     measurement_noise: float = Field(0.01, ge=0, description="posterior sampling: sigma_y in the data's units")
     clip_denoised: bool = Field(True, description="clamp the clean-data estimate to the data's range while sampling")
-    self_condition: bool = Field(False, description="feed the network its previous clean-data estimate (Chen et al. "
-                                 "2022, Analog Bits): refines discrete data such as spins")
-    padding: Literal["zeros", "circular"] = Field("zeros", description="the U-Net's convolutions at the edges; "
-                                                  "circular for periodic data (Ising lattices, FFT-simulated maps)")
     transform: Literal["none", "log"] = Field("none", description="log: diffuse log(x - floor), standardised; for "
                                               "fields with a floor such as lognormal maps (module docstring)")
     log_floor: float | None = Field(None, description="the floor of transform=log in the data's units (default: "
@@ -94,53 +79,19 @@ class FieldDiffusionConfig(DiffusionConfig):
             raise ConfigError(f"parametrisation {name!r} cannot be trained here; choices: eps, x0, v")
         return name
 
-    @model_validator(mode="after")
-    def _key(self) -> "FieldDiffusionConfig":
-        if self.condition == "value" and not self.condition_key:
-            raise ConfigError("method.condition=value needs method.condition_key (the batch key of the values)")
-        return self
 
-    @property
-    def key(self) -> str | None:
-        return None if self.condition == "none" else self.condition_key or "label"
-
-
-class FieldDiffusion(Method):
+class FieldDiffusion(GridMethod):
     """DDPM-style diffusion on x [B, C, S, S]; see the module docstring. Samples: {"x": [n, C, S, S]}."""
 
     Config = FieldDiffusionConfig
     capabilities: ClassVar[frozenset[str]] = frozenset({"sample", "inpaint", "super_resolve"})
     sampling_options = frozenset({"steps", "sampler", "guidance"})
-    default_sample_batch = 64
-
-    @classmethod
-    def requires(cls, config: FieldDiffusionConfig) -> Requirements:
-        items = {"x": TensorSpec(("C", "S", "S"))}
-        info = {"channels", "image_size"}
-        if config.condition == "class":
-            items[config.key] = TensorSpec((), "int")
-            info.add("n_classes")
-        elif config.condition == "value":
-            items[config.key] = TensorSpec(() if config.condition_dim == 1 else (config.condition_dim,))
-        return Requirements(items, frozenset(info), ranges=frozenset({"x"}))
-
-    @classmethod
-    def sample_spec(cls, config: FieldDiffusionConfig, info: dict[str, Any]) -> dict[str, TensorSpec]:
-        c, s = int(info["channels"]), int(info["image_size"])
-        return {"x": TensorSpec((c, s, s))}
 
     def __init__(self, config: FieldDiffusionConfig, info: dict[str, Any]):
         super().__init__(config, info)
-        if config.condition == "class":
-            self.capabilities = self.capabilities | {"conditional"}
-        self.shape = (int(info["channels"]), int(info["image_size"]), int(info["image_size"]))
         self.value_map = ValueMap.from_info(info, "x")
         inputs = self.shape[0] * (2 if config.self_condition else 1)  # z_t, and the previous estimate
-        self.net = UNet(inputs, self.shape[0], config.width, tuple(config.channel_mults), config.n_res_blocks,
-                        tuple(config.attention_resolutions), self.shape[1], config.dropout,
-                        n_classes=int(info["n_classes"]) if config.condition == "class" else 0,
-                        condition_dim=config.condition_dim if config.condition == "value" else 0,
-                        periodic=config.padding == "circular")
+        self.net = grid_unet(config, info, inputs, self.shape[0])
         self.register_buffer("gamma", gamma_table(config.noise_schedule, config.timesteps, config.noise_precision),
                              persistent=False)
         # standardisation of unbounded values (model = (x - shift) / scale); `fitted` says whether it is set
@@ -261,11 +212,7 @@ class FieldDiffusion(Method):
             return eps
 
         def model(z: Tensor, t: int) -> Tensor:
-            if condition is None or guidance == 1:
-                return eps_at(z, t, condition)
-            drop = torch.arange(2 * len(z), device=z.device) >= len(z)  # first half conditional, second not
-            cond, uncond = eps_at(torch.cat([z, z]), t, torch.cat([condition, condition]), drop).chunk(2)
-            return guided_eps(cond, uncond, guidance)
+            return guided(lambda z, c, drop: eps_at(z, t, c, drop), z, condition, guidance)
 
         return model
 
@@ -281,10 +228,7 @@ class FieldDiffusion(Method):
         a, s = alpha(g), sigma(g)
         eps = torch.randn_like(x)
         z = a * x + s * eps
-        condition = drop = None
-        if self.config.key is not None:
-            condition = batch[self.config.key].to(device)
-            drop = torch.rand(b, device=device) < self.config.condition_dropout
+        condition, drop = training_condition(self.config, batch, device)
         previous = None
         if self.config.self_condition and torch.rand(()) < 0.5:  # Analog Bits, Fig. 2: half the batches
             with torch.no_grad():
@@ -298,9 +242,6 @@ class FieldDiffusion(Method):
     def _sampler(self, options: SamplingOptions) -> str:
         return check_sampler(options.sampler or self.config.sampler)
 
-    def _guidance(self, options: SamplingOptions) -> float:
-        return self.config.guidance if options.guidance is None else float(options.guidance)
-
     def describe_sampling(self, options: SamplingOptions) -> dict[str, Any]:
         name = self._sampler(options)
         out = {"sampling_steps": options.steps or self.config.timesteps, "sampler": name}
@@ -309,20 +250,6 @@ class FieldDiffusion(Method):
         if self.config.key is not None:
             out["guidance"] = self._guidance(options)
         return out
-
-    def _conditions(self, condition, n: int) -> Tensor | None:
-        if condition is None:
-            return None
-        if self.config.key is None:
-            raise UserError("this diffusion model is unconditional; sample it without a condition")
-        c = torch.as_tensor(condition, device=self.device)
-        if self.config.condition == "class":
-            k = int(self.info["n_classes"])
-            if c.is_floating_point() or (c < 0).any() or (c >= k).any():
-                raise UserError(f"class condition must be integers in 0..{k - 1}, got {c.flatten()[:4].tolist()}")
-            return c.long().expand(n) if c.dim() == 0 else c.long()
-        c = c.float().reshape(-1, self.config.condition_dim) if c.dim() > 0 else c.float().reshape(1, 1)
-        return c.expand(n, -1) if len(c) == 1 else c
 
     def _run_sampler(self, model, n: int, generator, options: SamplingOptions) -> Tensor:
         name = self._sampler(options)

@@ -1,0 +1,145 @@
+"""Discrete diffusion on lattices: each site's state (an Ising spin, a Potts colour) is noised by categorical
+transitions and the U-Net predicts the clean states.
+
+Austin, Johnson, Ho, Tarlow & van den Berg 2021, "Structured Denoising Diffusion Models in Discrete State-Spaces"
+(D3PM), with uniform transitions Q_t = a_t I + (1 - a_t) 1 1^T / K (sec. 3.1, "uniform"; the marginal-transition
+algebra, posteriors and strided sampling are gensci.methods.diffusion.discrete, shared with DiGress and MiDi) on the
+cosine schedule abar(t) = cos^2(pi/2 (t^nu + s) / (1 + s)) (nu = 1: Austin et al.'s cosine; nu is MiDi's adaptive
+exponent). Uniform transitions make the prior (every site uniform over the K states) and each step symmetric under
+permutations of the states, so a model of an Ising lattice has no built-in preference for either magnetisation.
+The network sees x_t one-hot (C x K channels) and t, predicts p(x_0 | x_t) per site (C x K logits) and is trained by
+cross-entropy against x_0 at t uniform on 1..T (DiGress's x_0-parametrisation and loss, Vignac et al. 2023, sec. 3).
+Sampling: from the prior, ancestral steps through p(x_s | x_t) = sum_c p(x_0 = c | x_t) q(x_s | x_t, x_0 = c) on an
+evenly strided grid of `steps` (exact for any s < t); the last step draws x_0 itself.
+
+Why it exists beside `diffusion` (Gaussian noise on +-1 values): a continuous model of spins is read off by the
+sign of its last clean estimate, which is not a calibrated probability per site; on Ising lattices its fluctuations
+(specific heat, susceptibility) came out too small away from T_c (benchmarks/field_targets.md). Here every step
+draws each site from a probability the network was trained, by cross-entropy, to calibrate.
+
+The U-Net, its condition (class or value, classifier-free guidance on the logits) and self-conditioning (the
+previous step's p(x_0 | x_t) as C x K more input channels, Chen et al. 2022) come from gensci.methods.grid_net.
+Data: x [B, C, S, S] whose value range declares a discrete set of values (info["value_ranges"]["x"]["values"], e.g.
+(-1, 1) for spins); a site's state is the index of its value in that sorted set. Samples: {"x": [n, C, S, S]} values.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import Tensor
+
+from gensci.errors import ConfigError
+from gensci.methods.base import SamplingOptions
+from gensci.methods.diffusion import discrete
+from gensci.methods.diffusion.samplers import time_grid
+from gensci.methods.grid_net import GridMethod, GridNetConfig, grid_unet, guided, training_condition
+
+
+class LatticeDiffusionConfig(GridNetConfig):
+    """Defaults: DiGress's T = 500 (configs/model/discrete.yaml) and cosine schedule, the U-Net of grid_net."""
+
+    name: Literal["lattice-diffusion"] = "lattice-diffusion"
+    timesteps: int = Field(500, ge=1, description="T: the trained steps t = 1..T")
+    schedule_nu: float = Field(1.0, gt=0, description="abar(t) = cos^2(pi/2 (t^nu + s) / (1 + s)): nu < 1 spends "
+                               "more of the steps near pure noise, where a lattice's global order is decided")
+
+
+def state_values(info: dict[str, Any]) -> list[float]:
+    """The sorted values a site takes (info["value_ranges"]["x"]["values"]); a ConfigError without a discrete set."""
+    values = ((info.get("value_ranges") or {}).get("x") or {}).get("values")
+    if not values or len(set(values)) < 2:
+        raise ConfigError("lattice-diffusion needs data whose sites take a declared set of values (value range of x "
+                          "with 'values', e.g. Ising spins -1, 1); for continuous grids use method diffusion")
+    return sorted({float(v) for v in values})
+
+
+class LatticeDiffusion(GridMethod):
+    """Categorical diffusion of x [B, C, S, S] over a discrete value set; see the module docstring."""
+
+    Config = LatticeDiffusionConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"sample"})
+    sampling_options = frozenset({"steps", "guidance"})
+
+    def __init__(self, config: LatticeDiffusionConfig, info: dict[str, Any]):
+        super().__init__(config, info)
+        self.k = len(state_values(info))
+        per_site = self.shape[0] * self.k  # one-hot states, and p(x_0) per site when self-conditioned
+        self.net = grid_unet(config, info, per_site * (2 if config.self_condition else 1), per_site)
+        self.register_buffer("values", torch.tensor(state_values(info)), persistent=False)
+        self.register_buffer("uniform", torch.full((self.k,), 1.0 / self.k), persistent=False)
+        self.register_buffer("abar", discrete.cosine_alpha_bar(config.timesteps, config.schedule_nu).float(),
+                             persistent=False)
+
+    # ---- states -----------------------------------------------------------------------------------
+    def to_states(self, x: Tensor) -> Tensor:
+        """Values [B, C, S, S] -> state indices [B, C, S, S] (the nearest declared value)."""
+        return (x.to(self.values.device, torch.float32)[..., None] - self.values).abs().argmin(-1)
+
+    def _channels(self, per_site: Tensor) -> Tensor:
+        """[B, C, S, S, K] -> [B, C K, S, S]."""
+        b, c, h, w, k = per_site.shape
+        return per_site.permute(0, 1, 4, 2, 3).reshape(b, c * k, h, w)
+
+    def logits(self, xt: Tensor, t: int | Tensor, condition: Tensor | None = None, drop: Tensor | None = None,
+               previous: Tensor | None = None) -> Tensor:
+        """The network's logits of p(x_0 | x_t) [B, C, S, S, K] at states xt [B, C, S, S] and t (int or [B]);
+        `previous`: the self-conditioned model's last p(x_0 | x_t) [B, C, S, S, K] (None: zeros)."""
+        h = self._channels(F.one_hot(xt, self.k).float())
+        if self.config.self_condition:
+            h = torch.cat([h, torch.zeros_like(h) if previous is None else self._channels(previous)], 1)
+        t = torch.as_tensor(t, device=h.device).float().expand(len(h))
+        out = self.net(h, t / self.config.timesteps, condition, drop)
+        b, _, height, width = out.shape
+        return out.reshape(b, self.shape[0], self.k, height, width).permute(0, 1, 3, 4, 2)
+
+    # ---- training ---------------------------------------------------------------------------------
+    def train_step(self, batch: dict[str, Tensor], step: int, opt) -> dict[str, float]:
+        x0 = self.to_states(batch["x"])
+        b, device = len(x0), x0.device
+        t = torch.randint(1, self.config.timesteps + 1, (b,), device=device)
+        xt = discrete.sample_noisy(x0, self.abar[t].view(-1, 1, 1, 1), self.uniform)
+        condition, drop = training_condition(self.config, batch, device)
+        previous = None
+        if self.config.self_condition and torch.rand(()) < 0.5:  # Analog Bits, Fig. 2: half the batches
+            with torch.no_grad():
+                previous = self.logits(xt, t, condition, drop).softmax(-1)
+        logits = self.logits(xt, t, condition, drop, previous)
+        loss = F.cross_entropy(logits.reshape(-1, self.k), x0.reshape(-1))
+        opt.step(loss, "main")
+        return {"loss": float(loss.detach())}
+
+    # ---- sampling ---------------------------------------------------------------------------------
+    def describe_sampling(self, options: SamplingOptions) -> dict[str, Any]:
+        out = {"sampling_steps": options.steps or self.config.timesteps, "sampler": "ancestral (categorical)"}
+        if self.config.key is not None:
+            out["guidance"] = self._guidance(options)
+        return out
+
+    @torch.no_grad()
+    def sample_batch(self, n: int, condition, generator: torch.Generator | None,
+                     options: SamplingOptions) -> dict[str, Tensor]:
+        """n lattices {"x": [n, C, S, S]}: `options.steps` ancestral steps (None: all T) from the uniform prior."""
+        condition = self._conditions(condition, n)
+        guidance = self._guidance(options)
+        x = discrete.sample_prior(self.uniform, (n, *self.shape), generator)
+        previous: list[Tensor | None] = [None]  # the self-conditioned model's last p(x_0 | x_t), both halves if guided
+
+        def run(xt: Tensor, t: int, c: Tensor | None, drop: Tensor | None) -> Tensor:
+            logits = self.logits(xt, t, c, drop, previous[0])
+            if self.config.self_condition:
+                previous[0] = logits.softmax(-1)
+            return logits
+
+        grid = time_grid(self.config.timesteps, options.steps)
+        for t, s in zip(grid[:-1], grid[1:]):
+            logits = guided(lambda xt, c, drop: run(xt, t, c, drop), x, condition, guidance)  # noqa: B023
+            p0 = logits.softmax(-1)
+            if s == 0:  # the last step draws x_0 itself: abar_0 < 1 would leave ~(1 - abar_0) / 2 of the sites flipped
+                x = discrete.sample_classes(p0, generator)
+            else:
+                x = discrete.sample_reverse(x, p0, self.abar[t], self.abar[s], self.uniform, generator)
+        return {"x": self.values[x]}
