@@ -46,7 +46,7 @@ class ExactNet(nn.Module):
 
 
 def ferromagnet_method(steps=100, **config):
-    method = LatticeDiffusion(LatticeDiffusionConfig(**TINY | config), info())
+    method = LatticeDiffusion(LatticeDiffusionConfig(**TINY | {"site_skip": False} | config), info())
     modes = torch.stack([torch.zeros(1, 8, 8), torch.ones(1, 8, 8)]).long()  # all spins down, all up
     method.net = ExactNet(method, modes, torch.tensor([0.3, 0.7]))
     return method
@@ -85,7 +85,7 @@ def test_training_starts_at_log_k_and_lowers_the_cross_entropy():
     """The U-Net's last convolution starts at zero: uniform p(x_0 | x_t), cross-entropy log 2. Lattices of one spin
     each are learnt quickly (their state is visible at every t short of pure noise)."""
     torch.manual_seed(0)
-    method = LatticeDiffusion(LatticeDiffusionConfig(**TINY, condition="class"), info())
+    method = LatticeDiffusion(LatticeDiffusionConfig(**TINY, condition="class", site_skip=False), info())
     stepper = SimpleStepper(method.optimizers(TrainConfig(lr=3e-3)))
     spins = torch.tensor([-1.0, 1.0]).repeat(8)
     batch = {"x": spins.view(16, 1, 1, 1).expand(16, 1, 8, 8).contiguous(), "label": torch.arange(16) % 2}
@@ -119,3 +119,18 @@ def test_self_conditioning_feeds_each_step_the_previous_posterior():
         logits = method.net(inputs[k], torch.tensor([times[k] / 100.0]).expand(3))
         method.net.inputs.pop()
         assert torch.allclose(inputs[k + 1][:, 2:], logits.softmax(1), atol=1e-6)
+
+
+def test_the_site_skip_starts_the_network_at_the_posterior_of_each_site_alone():
+    """The U-Net's last convolution starts at zero, so with the site skip p(x_0 | x_t) is q(x_t | x_0 = c) normalised
+    over c: near-certain of the observed state at low noise, uniform at t = T. The skip is what the network corrects."""
+    method = LatticeDiffusion(LatticeDiffusionConfig(**TINY), info())
+    xt = torch.randint(0, 2, (3, 1, 8, 8), generator=torch.Generator().manual_seed(0))
+    for t, a in ((1, float(method.abar[1])), (50, float(method.abar[50])), (100, float(method.abar[100]))):
+        p0 = method.logits(xt, t).softmax(-1)
+        kept = (a + (1 - a) / 2) / (a + (1 - a) / 2 + (1 - a) / 2)  # the observed state's posterior
+        assert torch.allclose(p0.gather(-1, xt[..., None]), torch.full_like(p0[..., :1], kept), atol=1e-5), t
+    assert float(method.logits(xt, 1).detach().softmax(-1).max(-1).values.min()) > 0.998  # abar_1 = 0.9983 at T = 100
+    off = LatticeDiffusion(LatticeDiffusionConfig(**TINY, site_skip=False), info())
+    off.load_state_dict(method.state_dict())
+    assert torch.allclose(off.logits(xt, 1).softmax(-1), torch.full((3, 1, 8, 8, 2), 0.5))
