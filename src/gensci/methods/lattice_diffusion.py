@@ -98,7 +98,8 @@ class LatticeDiffusion(GridMethod):
                previous: Tensor | None = None) -> Tensor:
         """The network's logits of p(x_0 | x_t) [B, C, S, S, K] at states xt [B, C, S, S] and t (int or [B]);
         `previous`: the self-conditioned model's last p(x_0 | x_t) [B, C, S, S, K] (None: zeros)."""
-        h = self._channels(F.one_hot(xt, self.k).float())
+        one_hot = F.one_hot(xt, self.k).float()
+        h = self._channels(one_hot)
         if self.config.self_condition:
             h = torch.cat([h, torch.zeros_like(h) if previous is None else self._channels(previous)], 1)
         t = torch.as_tensor(t, device=h.device).expand(len(h))
@@ -106,8 +107,7 @@ class LatticeDiffusion(GridMethod):
         b, _, height, width = out.shape
         logits = out.reshape(b, self.shape[0], self.k, height, width).permute(0, 1, 3, 4, 2)
         if self.config.site_skip:
-            logits = logits + discrete.q_probs(F.one_hot(xt, self.k).float(), self.abar[t].view(-1, 1, 1, 1),
-                                               self.uniform).log()
+            logits = logits + discrete.q_probs(one_hot, self.abar[t].view(-1, 1, 1, 1), self.uniform).log()
         return logits
 
     # ---- training ---------------------------------------------------------------------------------
