@@ -26,7 +26,8 @@ def energy(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def round_trip(method, x0: torch.Tensor, label: int, t0: int, steps: int, generator) -> tuple[torch.Tensor, torch.Tensor]:
+def round_trip(method, x0: torch.Tensor, label: int, t0: int, steps: int,
+               generator) -> tuple[torch.Tensor, torch.Tensor]:
     """(noised, denoised) lattices: x0 noised to t0, then the sampler's grid below t0."""
     states = method.to_states(x0)
     xt = discrete.sample_noisy(states, method.abar[t0], method.uniform, generator)

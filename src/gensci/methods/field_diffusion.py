@@ -31,11 +31,9 @@ feeds zeros on the others; sampling feeds each step the estimate of the step bef
 lets each step refine the previous decision instead of making it again from z_t; it costs an extra forward pass
 on half the training batches and nothing per sampling step beyond the wider first convolution.
 
-Condition (`method.condition`, gensci.methods.grid_net): "none"; "class" (an int64 batch key, default "label", classes from
-info["n_classes"]); "value" (a float batch key with condition_dim values per item, e.g. a temperature).
-A conditional model drops the condition with probability condition_dropout during training and samples with
-classifier-free guidance (`guidance`: 0 unconditional, 1 conditional, > 1 guided; SamplingOptions.guidance
-overrides the config's default). Without a condition a conditional model samples unconditionally.
+The U-Net, its condition (class or value, classifier-free guidance: `guidance` 0 unconditional, 1 conditional,
+> 1 guided; SamplingOptions.guidance overrides it) and these config fields are shared with lattice-diffusion:
+gensci.methods.grid_net. Without a condition a conditional model samples unconditionally.
 """
 
 from __future__ import annotations

@@ -80,7 +80,8 @@ def training_condition(config: GridNetConfig, batch: dict[str, Tensor], device) 
 
 def guided(run, z: Tensor, condition: Tensor | None, guidance: float) -> Tensor:
     """Classifier-free guidance of run(z, condition, drop) -> output (eps, or logits: any output guidance mixes
-    linearly): uncond + guidance (cond - uncond), in one batch of 2B; the conditional output alone at guidance 1 or without a condition."""
+    linearly): uncond + guidance (cond - uncond), in one batch of 2B; the conditional output alone at guidance 1 or
+    without a condition."""
     if condition is None or guidance == 1:
         return run(z, condition, None)
     drop = torch.arange(2 * len(z), device=z.device) >= len(z)  # first half conditional, second not
