@@ -301,3 +301,8 @@ def test_log_transform_inpainting_measures_the_observed_pixels_in_log_space():
     assert (out - truth.unsqueeze(1))[obs].abs().mean() < 0.02
     hidden_log_std = (out + 3).log().std(1)[~mask.bool()]
     assert (hidden_log_std - VAR**0.5).abs().mean() < 0.03
+
+
+def test_relabelling_states_is_not_a_symmetry_of_a_continuous_field():
+    with pytest.raises(ValueError, match="lattice-diffusion only"):  # pydantic wraps it; load_config reports it
+        FieldDiffusionConfig(symmetries=("states",))

@@ -134,3 +134,18 @@ def test_the_site_skip_starts_the_network_at_the_posterior_of_each_site_alone():
     off = LatticeDiffusion(LatticeDiffusionConfig(**TINY, site_skip=False), info())
     off.load_state_dict(method.state_dict())
     assert torch.allclose(off.logits(xt, 1).softmax(-1), torch.full((3, 1, 8, 8, 2), 0.5))
+
+
+def test_the_states_symmetry_trains_on_relabelled_lattices(monkeypatch):
+    """symmetries=states: a batch of all-up lattices reaches the noise as all-up and all-down lattices alike."""
+    import gensci.methods.lattice_diffusion as L
+
+    seen = []
+    noisy = L.discrete.sample_noisy
+    monkeypatch.setattr(L.discrete, "sample_noisy", lambda x0, *a, **k: seen.append(x0) or noisy(x0, *a, **k))
+    method = LatticeDiffusion(LatticeDiffusionConfig(**TINY, symmetries=("states", "square")), info())
+    stepper = SimpleStepper(method.optimizers(TrainConfig()))
+    torch.manual_seed(0)
+    method.train_step({"x": torch.ones(64, 1, 8, 8)}, 0, stepper)
+    up = seen[0].flatten(1).float().mean(1)  # state 1 is +1
+    assert set(up.tolist()) == {0.0, 1.0} and 16 < int(up.sum()) < 48

@@ -92,14 +92,6 @@ def test_one_class_has_no_accuracy(tmp_path):
     assert math.isnan(ref.accuracy) and "no held-out accuracy" in ref.judge().withheld_reason()
 
 
-def test_dihedral_gives_the_eight_orientations():
-    x = torch.arange(16.0).reshape(1, 1, 4, 4).expand(8, 1, 4, 4)
-    out = R.dihedral(x, torch.arange(8))
-    assert torch.equal(out[0], x[0]) and torch.equal(out[1], torch.rot90(x[0], 1, (-2, -1)))
-    assert torch.equal(out[4], x[0].flip(-1))
-    assert len({tuple(o.flatten().tolist()) for o in out}) == 8
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("firstgalaxydata") is None, reason="pip install --no-deps firstgalaxydata")
 def test_it_learns_the_real_first_radio_galaxies(tmp_path):

@@ -51,7 +51,8 @@ from gensci.methods.diffusion.guidance import Downsample, Mask, posterior_eps_mo
 from gensci.methods.diffusion.parametrisations import check_parametrisation, clip_denoised, convert
 from gensci.methods.diffusion.samplers import check_sampler, final_step, get_sampler, time_grid
 from gensci.methods.diffusion.schedules import alpha, gamma_table, sigma
-from gensci.methods.grid_net import GridMethod, GridNetConfig, grid_unet, guided, training_condition
+from gensci.methods.grid_net import (GridMethod, GridNetConfig, augmented, grid_unet, guided, self_condition_estimate,
+                                     training_condition)
 from gensci.ops.random import sample_normal
 from gensci.ops.ranges import ValueMap
 
@@ -76,6 +77,13 @@ class FieldDiffusionConfig(DiffusionConfig, GridNetConfig):
             check_parametrisation(name)
             raise ConfigError(f"parametrisation {name!r} cannot be trained here; choices: eps, x0, v")
         return name
+
+    @field_validator("symmetries")
+    @classmethod
+    def _grid_symmetries(cls, symmetries: tuple[str, ...]) -> tuple[str, ...]:
+        if "states" in symmetries:
+            raise ConfigError("method.symmetries 'states' relabels discrete site states: method lattice-diffusion only")
+        return symmetries
 
 
 class FieldDiffusion(GridMethod):
@@ -216,7 +224,7 @@ class FieldDiffusion(GridMethod):
 
     # ---- training ---------------------------------------------------------------------------------
     def train_step(self, batch: dict[str, Tensor], step: int, opt) -> dict[str, float]:
-        x = batch["x"].to(self.gamma.device, torch.float32)
+        x = augmented(self.config, batch["x"].to(self.gamma.device, torch.float32))
         if not bool(self.fitted):
             self._fit_standardisation(x)
         x = self.to_model(x)
@@ -227,10 +235,8 @@ class FieldDiffusion(GridMethod):
         eps = torch.randn_like(x)
         z = a * x + s * eps
         condition, drop = training_condition(self.config, batch, device)
-        previous = None
-        if self.config.self_condition and torch.rand(()) < 0.5:  # Analog Bits, Fig. 2: half the batches
-            with torch.no_grad():
-                previous = self.clean_estimate(self.predict(z, t, condition, drop), z, a, s, self.clamp_bounds())[1]
+        previous = self_condition_estimate(
+            self.config, lambda: self.clean_estimate(self.predict(z, t, condition, drop), z, a, s, self.clamp_bounds())[1])
         target = {"eps": eps, "x0": x, "v": a * eps - s * x}[self.config.parametrisation]
         loss = (self.predict(z, t, condition, drop, previous) - target).square().mean()
         opt.step(loss, "main")

@@ -11,6 +11,7 @@ condition_dropout during training and samples with classifier-free guidance (`gu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import torch
@@ -22,6 +23,7 @@ from gensci.errors import ConfigError, UserError
 from gensci.methods.base import Method, SamplingOptions
 from gensci.methods.diffusion.guidance import guided_eps
 from gensci.nets.unet import UNet
+from gensci.ops.grid_symmetries import random_dihedral, random_shift
 from gensci.spec import Requirements, TensorSpec
 
 
@@ -43,6 +45,10 @@ class GridNetConfig(MethodConfig):
                                  "2022, Analog Bits): refines discrete data such as spins")
     padding: Literal["zeros", "circular"] = Field("zeros", description="the U-Net's convolutions at the edges; "
                                                   "circular for periodic data (Ising lattices, FFT-simulated maps)")
+    symmetries: tuple[Literal["square", "shift", "states"], ...] = Field(
+        (), description="augment training batches with symmetries the data's distribution has: square (the 8 turns "
+        "and mirrors), shift (cyclic shifts: periodic grids), states (lattice-diffusion: relabel the site states, "
+        "e.g. the Ising spin flip)")
 
     @model_validator(mode="after")
     def _key(self) -> "GridNetConfig":
@@ -69,6 +75,15 @@ def grid_unet(config: GridNetConfig, info: dict[str, Any], in_channels: int, out
                 periodic=config.padding == "circular")
 
 
+def augmented(config: GridNetConfig, x: Tensor) -> Tensor:
+    """A training batch x [B, C, S, S] under the config's random grid symmetries (states are the method's own)."""
+    if "square" in config.symmetries:
+        x = random_dihedral(x)
+    if "shift" in config.symmetries:
+        x = random_shift(x)
+    return x
+
+
 def training_condition(config: GridNetConfig, batch: dict[str, Tensor], device) -> tuple[Tensor | None, Tensor | None]:
     """(condition, drop) of a training batch: drop [B] marks the items trained unconditionally (None, None when the
     model is unconditional)."""
@@ -76,6 +91,15 @@ def training_condition(config: GridNetConfig, batch: dict[str, Tensor], device) 
         return None, None
     condition = batch[config.key].to(device)
     return condition, torch.rand(len(condition), device=device) < config.condition_dropout
+
+
+def self_condition_estimate(config: GridNetConfig, estimate: Callable[[], Tensor]) -> Tensor | None:
+    """The previous estimate a self-conditioned model trains with: its own, without gradients, on half the
+    training batches (Chen et al. 2022, Analog Bits, Fig. 2), else None (zeros)."""
+    if not config.self_condition or torch.rand(()) >= 0.5:
+        return None
+    with torch.no_grad():
+        return estimate()
 
 
 def guided(run, z: Tensor, condition: Tensor | None, guidance: float) -> Tensor:

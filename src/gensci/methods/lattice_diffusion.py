@@ -44,7 +44,9 @@ from gensci.errors import ConfigError
 from gensci.methods.base import SamplingOptions
 from gensci.methods.diffusion import discrete
 from gensci.methods.diffusion.samplers import time_grid
-from gensci.methods.grid_net import GridMethod, GridNetConfig, grid_unet, guided, training_condition
+from gensci.methods.grid_net import (GridMethod, GridNetConfig, augmented, grid_unet, guided, self_condition_estimate,
+                                     training_condition)
+from gensci.ops.grid_symmetries import random_state_permutation
 
 
 class LatticeDiffusionConfig(GridNetConfig):
@@ -112,15 +114,14 @@ class LatticeDiffusion(GridMethod):
 
     # ---- training ---------------------------------------------------------------------------------
     def train_step(self, batch: dict[str, Tensor], step: int, opt) -> dict[str, float]:
-        x0 = self.to_states(batch["x"])
+        x0 = self.to_states(augmented(self.config, batch["x"]))
+        if "states" in self.config.symmetries:
+            x0 = random_state_permutation(x0, self.k)
         b, device = len(x0), x0.device
         t = torch.randint(1, self.config.timesteps + 1, (b,), device=device)
         xt = discrete.sample_noisy(x0, self.abar[t].view(-1, 1, 1, 1), self.uniform)
         condition, drop = training_condition(self.config, batch, device)
-        previous = None
-        if self.config.self_condition and torch.rand(()) < 0.5:  # Analog Bits, Fig. 2: half the batches
-            with torch.no_grad():
-                previous = self.logits(xt, t, condition, drop).softmax(-1)
+        previous = self_condition_estimate(self.config, lambda: self.logits(xt, t, condition, drop).softmax(-1))
         logits = self.logits(xt, t, condition, drop, previous)
         loss = F.cross_entropy(logits.reshape(-1, self.k), x0.reshape(-1))
         opt.step(loss, "main")

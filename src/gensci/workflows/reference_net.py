@@ -34,6 +34,7 @@ from gensci.data.base import default_cache_dir
 from gensci.files import atomic_write
 from gensci.metrics.images import Judge
 from gensci.nets.classifier import FeatureNet
+from gensci.ops.grid_symmetries import dihedral
 
 REF_NET_VERSION = 2  # part of the cache file name: bump when FeatureNet or its training changes
 DEFAULT_STEPS = 600
@@ -64,17 +65,6 @@ class ReferenceNet:
 
     def judge(self) -> Judge:
         return Judge(self.embed, self.accuracy, self.chance, self.n_test)
-
-
-def dihedral(x: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-    """Each image x[i] [C, H, W] turned by codes[i] % 4 quarter turns, then mirrored if codes[i] >= 4."""
-    out = x.clone()
-    for code in range(8):
-        sel = codes == code
-        if sel.any():
-            y = torch.rot90(x[sel], code % 4, dims=(-2, -1))
-            out[sel] = y.flip(-1) if code >= 4 else y
-    return out
 
 
 def train_reference_net(x, y, x_test, y_test, n_classes: int, seed: int = 0, steps: int = DEFAULT_STEPS,
