@@ -7,7 +7,8 @@
 Draws the first --n-maps maps of the run's test split (the truth) and a random-pixel mask hiding --fraction of the
 pixels (gensci.ops.pixel_masks.random_pixel_mask, seeded), writes them to RUN/inpainting_input/{maps,mask}.npz, runs
 `gensci evaluate RUN --input ... --mask ... --json` (K = --n DPS posterior samples per map) and appends a table
-(RMSE on hidden pixels of the posterior mean, of the Gaussian conditional-mean baseline and of mean fill; 90 %
+(RMSE on hidden pixels of the posterior mean, of the Gaussian conditional-mean baseline, of biharmonic inpainting
+and of mean fill; 90 %
 interval coverage and what a calibrated sampler with the same K would get; wall seconds, load average) with the
 exact command to --report.
 """
@@ -29,8 +30,8 @@ import torch
 from gensci.ops.pixel_masks import random_pixel_mask
 from gensci.workflows.base import Run
 
-KEYS = ["inpainting_rmse", "baseline_inpainting_rmse", "lognormal_inpainting_rmse", "exact_posterior_rmse_at_k",
-        "mean_fill_rmse", "coverage_90", "coverage_90_if_calibrated", "baseline_coverage_90", "n_maps", "samples_per_map", "masked_fraction", "measurement_noise", "sampler", "sampling_steps"]
+KEYS = ["inpainting_rmse", "baseline_inpainting_rmse", "biharmonic_inpainting_rmse", "lognormal_inpainting_rmse",
+        "exact_posterior_rmse_at_k", "mean_fill_rmse", "coverage_90", "coverage_90_if_calibrated", "baseline_coverage_90", "n_maps", "samples_per_map", "masked_fraction", "measurement_noise", "sampler", "sampling_steps"]
 
 
 def write_input(run: Path, n_maps: int, fraction: float, seed: int) -> tuple[Path, Path]:

@@ -4,7 +4,9 @@ the precision-matrix form of the same conditional), observed pixels unchanged, h
 import numpy as np
 import pytest
 
-from gensci.ops.kriging import gaussian_conditional, lognormal_conditional, mean_fill, periodic_covariance
+from gensci.metrics.inpainting import hidden_rmse
+from gensci.ops.kriging import (biharmonic_fill, gaussian_conditional, lognormal_conditional, mean_fill,
+                                periodic_covariance, periodic_laplacian)
 
 S = 8
 
@@ -97,3 +99,31 @@ def test_lognormal_conditional_mean_is_unbiased_and_beats_the_linear_one_on_a_sk
     np.testing.assert_array_equal(logspace[~hidden], test[~hidden])
     with pytest.raises(ValueError, match="floor"):
         lognormal_conditional(test, mask, train - 10 * lam, lam)
+
+
+def test_biharmonic_fill_keeps_observed_pixels_and_is_biharmonic_on_the_hidden_ones():
+    maps = draw(2, 7)
+    mask = (np.random.default_rng(8).uniform(size=maps.shape) < 0.5).astype(np.float32)
+    filled = biharmonic_fill(maps, mask)
+    lap = periodic_laplacian(S, S).toarray()
+    for i in range(2):
+        seen = mask[i, 0].ravel() > 0.5
+        np.testing.assert_array_equal(filled[i, 0].ravel()[seen], maps[i, 0].ravel()[seen])
+        residual = (lap.T @ lap @ filled[i, 0].ravel())[~seen]  # the stationarity condition of sum (L u)^2
+        assert np.abs(residual).max() < 1e-9
+    # the Laplacian itself: zero on constants, -lambda on a Fourier mode (periodic boundaries)
+    assert np.abs(lap @ np.ones(S * S)).max() == 0
+    mode = np.cos(2 * np.pi * np.arange(S) / S)[:, None] * np.ones((1, S))
+    np.testing.assert_allclose(lap @ mode.ravel(), (2 * np.cos(2 * np.pi / S) - 2) * mode.ravel(), atol=1e-12)
+
+
+def test_biharmonic_fill_restores_a_smooth_map_and_rejects_an_empty_mask():
+    side = 32  # smooth on the pixel scale: the fourth derivative small
+    r, c = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+    smooth = (1 + 0.3 * np.sin(2 * np.pi * r / side) * np.cos(2 * np.pi * c / side))[None, None]
+    mask = (np.random.default_rng(9).uniform(size=smooth.shape) < 0.6).astype(np.float32)
+    filled = biharmonic_fill(smooth, mask)
+    err = hidden_rmse(smooth, mask, filled)
+    assert err < 0.1 * hidden_rmse(smooth, mask, mean_fill(smooth, mask, np.array([1.0])))
+    with pytest.raises(ValueError, match="no observed pixel"):
+        biharmonic_fill(smooth, np.zeros_like(mask))

@@ -46,13 +46,14 @@ def test_evaluate_reports_the_inpainting_benchmark(benchmark):
                                  "--json"])
     assert result.exit_code == 0, result.output
     m = json.loads(result.stdout)
-    for key in ("inpainting_rmse", "baseline_inpainting_rmse", "mean_fill_rmse"):
+    for key in ("inpainting_rmse", "baseline_inpainting_rmse", "biharmonic_inpainting_rmse", "mean_fill_rmse"):
         assert np.isfinite(m[key]) and m[key] > 0, key
     for key in ("coverage_90", "coverage_90_if_calibrated", "baseline_coverage_90"):
         assert 0 <= m[key] <= 1, key
     assert m["n_maps"] == 3 and m["samples_per_map"] == 6 and m["measurement_noise"] == pytest.approx(0.05)
     assert 0.35 < m["masked_fraction"] < 0.65 and m["sampling_steps"] == 3
     assert m["baseline_inpainting_rmse"] < m["mean_fill_rmse"]  # the maps are correlated: neighbours inform
+    assert m["baseline_inpainting_rmse"] < m["biharmonic_inpainting_rmse"]  # the spectrum is worth knowing
     # lensing maps are a shifted lognormal: the exact posterior mean (log space) is at least as good as the linear
     # baseline up to the noise of 3 maps, and averaging 6 exact draws costs its Monte Carlo error
     assert m["lognormal_inpainting_rmse"] < 1.05 * m["baseline_inpainting_rmse"]

@@ -1,4 +1,4 @@
-"""Classical inpainting baseline: the Gaussian (simple-kriging / Wiener) conditional mean of hidden pixels given
+"""Classical inpainting baselines. The main one: the Gaussian (simple-kriging / Wiener) conditional mean of hidden pixels given
 the observed ones, under a stationary periodic prior whose covariance is the training maps' power spectrum.
 
 The prior (per channel, channels independent): mean mu (the training maps' pixel mean) and covariance
@@ -16,13 +16,18 @@ known from the simulator), `lognormal_conditional` applies the same formulas to 
 back with the lognormal's moments, E[x | obs] = lam (exp(mean_g + var_g / 2) - 1). Without measurement noise this
 is the exact posterior mean, the lowest expected squared error any estimator can reach (the Bayes bound); the
 noise is carried into log space to first order (sigma_y / lam), which is accurate while sigma_y << lam.
+`biharmonic_fill` is the prior-free classical one (as scikit-image's `inpaint_biharmonic`, here on the periodic
+grid): the hidden pixels minimise the sum of the squared discrete Laplacian over the map, observed pixels fixed,
+i.e. they solve (L^T L) u = 0 on the hidden set, L the 5-point Laplacian with periodic boundaries.
 Shapes: maps [N, C, S, S], mask [N, C, S, S] (1 = observed). NumPy/SciPy in float64.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 from scipy.linalg import cho_factor, cho_solve
+from scipy.sparse.linalg import spsolve
 
 _JITTER = 1e-9  # relative to the prior variance: keeps C_oo + s^2 I positive definite for s = 0
 
@@ -92,3 +97,32 @@ def mean_fill(maps: np.ndarray, mask: np.ndarray, mean: np.ndarray) -> np.ndarra
     x = np.asarray(maps, np.float64)
     m = np.broadcast_to(np.asarray(mask) > 0.5, x.shape)
     return np.where(m, x, np.broadcast_to(np.asarray(mean, np.float64)[None, :, None, None], x.shape))
+
+
+def periodic_laplacian(h: int, w: int) -> sparse.csr_matrix:
+    """The 5-point Laplacian [h*w, h*w] of an [h, w] grid with periodic boundaries (flat index r * w + c)."""
+    def ring(n: int) -> sparse.csr_matrix:  # the 1D second difference on a ring of n points
+        return sparse.diags([1.0, -2.0, 1.0], [-1, 0, 1], shape=(n, n), format="lil") + sparse.csr_matrix(
+            ([1.0, 1.0], ([0, n - 1], [n - 1, 0])), shape=(n, n))
+    return (sparse.kron(ring(h), sparse.identity(w)) + sparse.kron(sparse.identity(h), ring(w))).tocsr()
+
+
+def biharmonic_fill(maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Maps [N, C, S, S] with hidden pixels filled by biharmonic inpainting (module docstring); observed pixels
+    kept. A map with no observed pixel has no solution: ValueError."""
+    x = np.asarray(maps, np.float64)
+    m = np.broadcast_to(np.asarray(mask) > 0.5, x.shape)
+    lap = periodic_laplacian(*x.shape[-2:])
+    energy = (lap.T @ lap).tocsr()
+    filled = x.copy()
+    for i, c in np.ndindex(*x.shape[:2]):
+        seen = m[i, c].ravel()
+        if seen.all():
+            continue
+        if not seen.any():
+            raise ValueError(f"map {i}, channel {c}: no observed pixel, biharmonic inpainting is undetermined")
+        obs, hid = np.flatnonzero(seen), np.flatnonzero(~seen)
+        values = filled[i, c].reshape(-1)  # a view: hidden pixels are written in place
+        rhs = -(energy[hid][:, obs] @ values[obs])
+        values[hid] = spsolve(energy[hid][:, hid].tocsc(), rhs)
+    return filled

@@ -3,15 +3,15 @@ run (any grid domain). The input's `images` are complete maps (the truth, in the
 (1 = observed) hides the rest (same file formats and checks as `gensci sample --input --mask`,
 gensci.workflows.posterior). K posterior samples per map (DPS; default 16) are compared with the truth on the
 hidden pixels, and so is a classical baseline: the Gaussian conditional mean under the training maps' power
-spectrum (gensci.ops.kriging, linear space). For lensing maps without shape noise (a shifted lognormal field of one
+spectrum (gensci.ops.kriging, linear space), and the prior-free one, biharmonic inpainting. For lensing maps without shape noise (a shifted lognormal field of one
 cosmology, its shift known from the simulator) also the conditional mean in log space, which is the exact posterior
 mean: no estimator beats it in expectation, and the mean of K exact posterior draws is worse by its Monte Carlo
 error, sqrt(rmse^2 + mean posterior variance / K).
 
-Keys: inpainting_rmse (posterior mean), baseline_inpainting_rmse (Gaussian conditional mean), mean_fill_rmse
-(hidden pixels = the training mean), coverage_90 (fraction of hidden pixels whose truth lies in the samples'
-per-pixel 5-95 % interval) with coverage_90_if_calibrated (the same for a perfectly calibrated sampler with this
-K, gensci.metrics.inpainting) and baseline_coverage_90 (the Gaussian posterior's +-1.645 sigma interval),
+Keys: inpainting_rmse (posterior mean), baseline_inpainting_rmse (Gaussian conditional mean),
+biharmonic_inpainting_rmse, mean_fill_rmse (hidden pixels = the training mean), coverage_90 (fraction of hidden
+pixels whose truth lies in the samples' per-pixel 5-95 % interval) with coverage_90_if_calibrated (the same for
+a perfectly calibrated sampler with this K, gensci.metrics.inpainting) and baseline_coverage_90 (the Gaussian posterior's +-1.645 sigma interval),
 lognormal_inpainting_rmse and exact_posterior_rmse_at_k (the two bounds above, lensing only), n_maps,
 samples_per_map, masked_fraction, measurement_noise (data units), units, the sampling description and
 `figure` (per map: truth, mask, posterior mean, posterior std, baseline). Written to RUN/inpainting.json, which
@@ -29,7 +29,8 @@ import torch
 
 from gensci.errors import InputFileError, UserError
 from gensci.metrics.inpainting import hidden_rmse, inpainting_metrics
-from gensci.ops.kriging import gaussian_conditional, lognormal_conditional, mean_fill, periodic_covariance
+from gensci.ops.kriging import (biharmonic_fill, gaussian_conditional, lognormal_conditional, mean_fill,
+                               periodic_covariance)
 from gensci.workflows.base import EvalOptions, ReportSection, Run
 from gensci.workflows.posterior import posterior_method, read_images, read_mask
 
@@ -63,6 +64,7 @@ def evaluate_inpainting(run: Run, options: EvalOptions) -> dict[str, Any]:
     hidden = mask < 0.5
     metrics = inpainting_metrics(truth, mask, samples) | {
         "baseline_inpainting_rmse": hidden_rmse(truth, mask, baseline),
+        "biharmonic_inpainting_rmse": hidden_rmse(truth, mask, biharmonic_fill(truth, mask)),
         "mean_fill_rmse": hidden_rmse(truth, mask, mean_fill(truth, mask, prior_mean)),
         "baseline_coverage_90": float((np.abs(truth - baseline) <= GAUSSIAN_90 * baseline_std)[hidden].mean()),
         "n_maps": len(truth), "samples_per_map": k, "masked_fraction": float(hidden.mean()),
@@ -97,6 +99,6 @@ def inpainting_section(run: Run) -> list[ReportSection]:
     return [ReportSection(
         "Inpainting benchmark", "`gensci evaluate RUN --input MAPS --mask MASK`: posterior samples (DPS) against the "
         "truth on the hidden pixels. RMSE of the posterior mean and of the Gaussian conditional mean under the "
-        "training maps' power spectrum (baseline); coverage_90: fraction of hidden pixels whose truth lies in the "
+        "training maps' power spectrum (baseline), and of biharmonic inpainting (no prior); coverage_90: fraction of hidden pixels whose truth lies in the "
         "samples' per-pixel 5-95 % interval, to be compared with coverage_90_if_calibrated (same K).",
         [figure] if figure.is_file() else [], table)]
