@@ -29,12 +29,8 @@ import torch
 
 from gensci.methods.diffusion import discrete
 from gensci.methods.diffusion.samplers import time_grid
+from gensci.ops.ising import energy
 from gensci.workflows.base import Run
-
-
-def energy(spins: torch.Tensor) -> torch.Tensor:
-    """Energy per spin of +-1 lattices [B, L, L] with periodic bonds (J = 1)."""
-    return -(spins * (spins.roll(1, -1) + spins.roll(1, -2))).mean((1, 2))
 
 
 def exact_marginals(start: torch.Tensor, field: torch.Tensor, beta: float, sweeps: int, burn_in: int,
@@ -95,7 +91,7 @@ def sampler_table(method, run, labels, steps, n, sweeps, burn_in, generator) -> 
     grid = time_grid(method.config.timesteps, steps)
     for label in labels:
         beta, lab = 1 / temperatures[label], torch.full((n,), label)
-        data = energy(test["x"][test["label"] == label][:, 0].float())
+        data = energy(test["x"][test["label"] == label][:, 0])
         ends = []
         for use_network in (False, True):
             x, previous = discrete.sample_prior(method.uniform, shape, generator), None
@@ -110,9 +106,9 @@ def sampler_table(method, run, labels, steps, n, sweeps, burn_in, generator) -> 
                 x = discrete.sample_classes(p0, generator) if s == 0 else discrete.sample_reverse(
                     x, p0, method.abar[t], method.abar[s], method.uniform, generator)
             e = energy(method.values[x[:, 0]])
-            ends.append(f"{float(e.mean()):.3f} ± {float(e.std() / len(e) ** 0.5):.3f}")
-        print(f"| {temperatures[label]} | {steps} | {float(data.mean()):.3f} ± "
-              f"{float(data.std() / len(data) ** 0.5):.3f} | {ends[0]} | {ends[1]} |", flush=True)
+            ends.append(f"{e.mean():.3f} ± {e.std() / len(e) ** 0.5:.3f}")
+        print(f"| {temperatures[label]} | {steps} | {data.mean():.3f} ± {data.std() / len(data) ** 0.5:.3f} | "
+              f"{ends[0]} | {ends[1]} |", flush=True)
 
 
 def main() -> None:

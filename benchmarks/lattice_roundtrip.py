@@ -17,12 +17,8 @@ import torch
 
 from gensci.methods.diffusion import discrete
 from gensci.methods.diffusion.samplers import time_grid
+from gensci.ops.ising import energy
 from gensci.workflows.base import Run
-
-
-def energy(x: torch.Tensor) -> torch.Tensor:
-    """Energy per spin of +-1 lattices [B, 1, L, L] with periodic bonds (J = 1)."""
-    return -(x * (x.roll(1, -1) + x.roll(1, -2))).mean((1, 2, 3))
 
 
 @torch.no_grad()
@@ -62,8 +58,8 @@ def main() -> None:
         for t0 in args.t0:
             noised, denoised = round_trip(method, x0, label, t0, args.steps, generator)
             name = temperatures[label] if temperatures else label
-            print(f"| {name} | {t0} | {float(method.abar[t0]):.4f} | {float(energy(x0).mean()):.3f} | "
-                  f"{float(energy(noised).mean()):.3f} | {float(energy(denoised).mean()):.3f} |", flush=True)
+            print(f"| {name} | {t0} | {float(method.abar[t0]):.4f} | {energy(x0).mean():.3f} | "
+                  f"{energy(noised).mean():.3f} | {energy(denoised).mean():.3f} |", flush=True)
 
 
 if __name__ == "__main__":
