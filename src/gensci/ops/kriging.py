@@ -1,5 +1,6 @@
-"""Classical inpainting baselines. The main one: the Gaussian (simple-kriging / Wiener) conditional mean of hidden pixels given
-the observed ones, under a stationary periodic prior whose covariance is the training maps' power spectrum.
+"""Classical inpainting baselines. The main one: the Gaussian (simple-kriging / Wiener) conditional mean of hidden
+pixels given the observed ones, under a stationary periodic prior whose covariance is the training maps' power
+spectrum.
 
 The prior (per channel, channels independent): mean mu (the training maps' pixel mean) and covariance
 C(p, q) = xi((p - q) mod S), xi = inverse FFT of the mean |FFT(map - mu)|^2 / S^2, i.e. the maps' circular
@@ -113,7 +114,7 @@ def biharmonic_fill(maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
     x = np.asarray(maps, np.float64)
     m = np.broadcast_to(np.asarray(mask) > 0.5, x.shape)
     lap = periodic_laplacian(*x.shape[-2:])
-    energy = (lap.T @ lap).tocsr()
+    roughness = (lap.T @ lap).tocsr()  # sum (L u)^2 = u^T roughness u
     filled = x.copy()
     for i, c in np.ndindex(*x.shape[:2]):
         seen = m[i, c].ravel()
@@ -123,6 +124,6 @@ def biharmonic_fill(maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
             raise ValueError(f"map {i}, channel {c}: no observed pixel, biharmonic inpainting is undetermined")
         obs, hid = np.flatnonzero(seen), np.flatnonzero(~seen)
         values = filled[i, c].reshape(-1)  # a view: hidden pixels are written in place
-        rhs = -(energy[hid][:, obs] @ values[obs])
-        values[hid] = spsolve(energy[hid][:, hid].tocsc(), rhs)
+        rhs = -(roughness[hid][:, obs] @ values[obs])
+        values[hid] = spsolve(roughness[hid][:, hid].tocsc(), rhs)
     return filled

@@ -2,11 +2,11 @@
 run (any grid domain). The input's `images` are complete maps (the truth, in the data's units); the mask's `mask`
 (1 = observed) hides the rest (same file formats and checks as `gensci sample --input --mask`,
 gensci.workflows.posterior). K posterior samples per map (DPS; default 16) are compared with the truth on the
-hidden pixels, and so is a classical baseline: the Gaussian conditional mean under the training maps' power
-spectrum (gensci.ops.kriging, linear space), and the prior-free one, biharmonic inpainting. For lensing maps without shape noise (a shifted lognormal field of one
-cosmology, its shift known from the simulator) also the conditional mean in log space, which is the exact posterior
-mean: no estimator beats it in expectation, and the mean of K exact posterior draws is worse by its Monte Carlo
-error, sqrt(rmse^2 + mean posterior variance / K).
+hidden pixels, and so are two classical baselines: the Gaussian conditional mean under the training maps' power
+spectrum (gensci.ops.kriging, linear space) and biharmonic inpainting (no prior). For lensing maps without shape
+noise (a shifted lognormal field of one cosmology, its shift known from the simulator) also the conditional mean
+in log space, which is the exact posterior mean: no estimator beats it in expectation, and the mean of K exact
+posterior draws is worse by its Monte Carlo error, sqrt(rmse^2 + mean posterior variance / K).
 
 Keys: inpainting_rmse (posterior mean), baseline_inpainting_rmse (Gaussian conditional mean),
 biharmonic_inpainting_rmse, mean_fill_rmse (hidden pixels = the training mean), coverage_90 (fraction of hidden
