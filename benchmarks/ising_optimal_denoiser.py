@@ -93,18 +93,19 @@ def sampler_table(method, run, labels, steps, n, sweeps, burn_in, generator) -> 
         beta, lab = 1 / temperatures[label], torch.full((n,), label)
         data = energy(test["x"][test["label"] == label][:, 0])
         ends = []
-        for use_network in (False, True):
-            x, previous = discrete.sample_prior(method.uniform, shape, generator), None
-            for t, s in zip(grid[:-1], grid[1:]):
-                if use_network:
-                    p0 = network_p0(method, x, t, lab, previous)
-                    previous = p0
-                else:
-                    p_up = exact_marginals(method.values[x[:, 0]], site_field(method, x, t), beta, sweeps, burn_in,
-                                           generator)
-                    p0 = torch.stack([1 - p_up, p_up], -1)[:, None]
-                x = discrete.sample_classes(p0, generator) if s == 0 else discrete.sample_reverse(
-                    x, p0, method.abar[t], method.abar[s], method.uniform, generator)
+        previous = [None]
+
+        def network(x, t):
+            previous[0] = network_p0(method, x, t, lab, previous[0])
+            return previous[0]
+
+        def exact(x, t):
+            p_up = exact_marginals(method.values[x[:, 0]], site_field(method, x, t), beta, sweeps, burn_in, generator)
+            return torch.stack([1 - p_up, p_up], -1)[:, None]
+
+        for posterior in (exact, network):
+            x = method.reverse_chain(discrete.sample_prior(method.uniform, shape, generator), grid, posterior,
+                                     generator)
             e = energy(method.values[x[:, 0]])
             ends.append(f"{e.mean():.3f} ± {e.std() / len(e) ** 0.5:.3f}")
         print(f"| {temperatures[label]} | {steps} | {data.mean():.3f} ± {data.std() / len(data) ** 0.5:.3f} | "

@@ -33,6 +33,7 @@ Data: x [B, C, S, S] whose value range declares a discrete set of values (info["
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -149,12 +150,21 @@ class LatticeDiffusion(GridMethod):
                 previous[0] = logits.softmax(-1)
             return logits
 
-        grid = time_grid(self.config.timesteps, options.steps)
+        def posterior(xt: Tensor, t: int) -> Tensor:
+            return guided(lambda z, c, drop: run(z, t, c, drop), xt, condition, guidance).softmax(-1)
+
+        x = self.reverse_chain(x, time_grid(self.config.timesteps, options.steps), posterior, generator)
+        return {"x": self.values[x]}
+
+    def reverse_chain(self, x: Tensor, grid: list[int], posterior: Callable[[Tensor, int], Tensor],
+                      generator: torch.Generator | None = None) -> Tensor:
+        """States x [B, C, S, S] at grid[0] taken down the decreasing times `grid` to 0: each step draws every site
+        from sum_c p(x_0 = c | x_t) q(x_s | x_t, x_0 = c), p(x_0 | x_t) = posterior(x_t, t) [B, C, S, S, K] (the
+        network's, or any other denoiser's)."""
         for t, s in zip(grid[:-1], grid[1:]):
-            logits = guided(lambda xt, c, drop: run(xt, t, c, drop), x, condition, guidance)  # noqa: B023
-            p0 = logits.softmax(-1)
+            p0 = posterior(x, t)
             if s == 0:  # the last step draws x_0 itself: abar_0 < 1 would leave ~(1 - abar_0) / 2 of the sites flipped
                 x = discrete.sample_classes(p0, generator)
             else:
                 x = discrete.sample_reverse(x, p0, self.abar[t], self.abar[s], self.uniform, generator)
-        return {"x": self.values[x]}
+        return x
