@@ -16,6 +16,8 @@ Two probes (`python benchmarks/ising_optimal_denoiser.py RUN ...`):
   exact marginals instead of the network (chains start from x_t, --burn-in sweeps), and by the network, from the
   prior; the energy per spin of the results against the data's. What the exact denoiser gets wrong is the
   sampler's own error: each step draws every site independently from its marginal and loses their correlations.
+  With `--switch s1 s2 ...`: one chain per s, the exact denoiser above t = s and the network at and below it; how
+  the energy moves from s = 0 (exact throughout) to s = T (the network) says where the network's errors cost bonds.
 
 Prints markdown tables. Costs: --probe ce with --n 64 and --sweeps 200 takes about a minute per (T, t) cell on
 one thread; --probe sample about --steps x (--burn-in + --sweeps) sweeps per temperature.
@@ -83,33 +85,54 @@ def cross_entropy_table(method, run, labels, times, n, sweeps, generator) -> Non
                   f"{float(ce_exact):.4f} | {float(ce_net / ce_exact - 1):+.1%} |", flush=True)
 
 
+def denoisers(method, label: int, n: int, beta: float, sweeps: int, burn_in: int, generator):
+    """(exact, network): posteriors p(x_0 | x_t) [n, 1, L, L, 2] for LatticeDiffusion.reverse_chain at one
+    temperature; the network one keeps its last estimate for self-conditioning (call network.reset() per chain)."""
+    lab = torch.full((n,), label)
+
+    def exact(x, t):
+        p_up = exact_marginals(method.values[x[:, 0]], site_field(method, x, t), beta, sweeps, burn_in, generator)
+        return torch.stack([1 - p_up, p_up], -1)[:, None]
+
+    def network(x, t):
+        network.previous = network_p0(method, x, t, lab, network.previous)
+        return network.previous
+
+    network.reset = lambda: setattr(network, "previous", None)
+    network.reset()
+    return exact, network
+
+
+def chain_energy(method, posterior, grid, n, generator) -> str:
+    """Energy per spin ± its standard error of n lattices sampled along `grid` with `posterior`."""
+    x = method.reverse_chain(discrete.sample_prior(method.uniform, (n, *method.shape), generator), grid, posterior,
+                             generator)
+    e = energy(method.values[x[:, 0]])
+    return f"{e.mean():.3f} ± {e.std() / len(e) ** 0.5:.3f}"
+
+
 @torch.no_grad()
-def sampler_table(method, run, labels, steps, n, sweeps, burn_in, generator) -> None:
+def sampler_table(method, run, labels, steps, n, sweeps, burn_in, generator, switches=None) -> None:
+    """Without `switches`: the sampler driven by the exact denoiser and by the network. With them: per switch s,
+    the exact denoiser for t > s and the network for t <= s (s = 0: exact throughout; s >= T: the network), so
+    the energy's drift as s grows shows at which noise levels the network's errors cost the bonds."""
     test, temperatures = run.data.test.tensors, run.info["temperatures"]
-    print("| T | steps | data E | exact-denoiser E | network E |\n|---|---|---|---|---|")
-    shape = (n, *method.shape)
     grid = time_grid(method.config.timesteps, steps)
+    columns = ["exact-denoiser E", "network E"] if switches is None else [f"network at t <= {s}" for s in switches]
+    print(f"| T | steps | data E | {' | '.join(columns)} |\n|---|---|---|{'---|' * len(columns)}")
     for label in labels:
-        beta, lab = 1 / temperatures[label], torch.full((n,), label)
         data = energy(test["x"][test["label"] == label][:, 0])
+        exact, network = denoisers(method, label, n, 1 / temperatures[label], sweeps, burn_in, generator)
+        if switches is None:
+            chains = [exact, network]
+        else:
+            chains = [lambda x, t, s=s: network(x, t) if t <= s else exact(x, t) for s in switches]
         ends = []
-        previous = [None]
-
-        def network(x, t):
-            previous[0] = network_p0(method, x, t, lab, previous[0])
-            return previous[0]
-
-        def exact(x, t):
-            p_up = exact_marginals(method.values[x[:, 0]], site_field(method, x, t), beta, sweeps, burn_in, generator)
-            return torch.stack([1 - p_up, p_up], -1)[:, None]
-
-        for posterior in (exact, network):
-            x = method.reverse_chain(discrete.sample_prior(method.uniform, shape, generator), grid, posterior,
-                                     generator)
-            e = energy(method.values[x[:, 0]])
-            ends.append(f"{e.mean():.3f} ± {e.std() / len(e) ** 0.5:.3f}")
+        for posterior in chains:
+            network.reset()
+            ends.append(chain_energy(method, posterior, grid, n, generator))
         print(f"| {temperatures[label]} | {steps} | {data.mean():.3f} ± {data.std() / len(data) ** 0.5:.3f} | "
-              f"{ends[0]} | {ends[1]} |", flush=True)
+              f"{' | '.join(ends)} |", flush=True)
 
 
 def main() -> None:
@@ -119,6 +142,8 @@ def main() -> None:
     ap.add_argument("--labels", type=int, nargs="+", default=[7, 9], help="temperature indices (7: T = 2.7)")
     ap.add_argument("--t", type=int, nargs="+", default=[20, 100, 200], help="noise steps for --probe ce")
     ap.add_argument("--steps", type=int, default=50, help="sampler steps for --probe sample")
+    ap.add_argument("--switch", type=int, nargs="+", help="--probe sample: exact denoiser above each t, network at "
+                    "and below it, one column per value")
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--sweeps", type=int, default=200)
     ap.add_argument("--burn-in", type=int, default=50)
@@ -133,7 +158,8 @@ def main() -> None:
     if args.probe == "ce":
         cross_entropy_table(method, run, args.labels, args.t, args.n, args.sweeps, generator)
     else:
-        sampler_table(method, run, args.labels, args.steps, args.n, args.sweeps, args.burn_in, generator)
+        sampler_table(method, run, args.labels, args.steps, args.n, args.sweeps, args.burn_in, generator,
+                      args.switch)
 
 
 if __name__ == "__main__":

@@ -149,3 +149,15 @@ def test_the_states_symmetry_trains_on_relabelled_lattices(monkeypatch):
     method.train_step({"x": torch.ones(64, 1, 8, 8)}, 0, stepper)
     up = seen[0].flatten(1).float().mean(1)  # state 1 is +1
     assert set(up.tolist()) == {0.0, 1.0} and 16 < int(up.sum()) < 48
+
+
+@pytest.mark.parametrize("alpha, low_share", [(1.0, 0.25), (0.5, 0.5)])
+def test_training_times_cover_1_to_T_and_time_alpha_favours_low_noise(alpha, low_share):
+    """t = ceil(T u), u ~ Beta(alpha, 1): P(t <= T/4) = (1/4)^alpha (0.25 uniform, 0.5 at alpha = 0.5)."""
+    method = LatticeDiffusion(LatticeDiffusionConfig(**TINY, time_alpha=alpha), info())
+    torch.manual_seed(0)
+    t = method.training_times(40000, "cpu")
+    assert t.dtype == torch.long and int(t.min()) == 1 and int(t.max()) == 100
+    assert abs(float((t <= 25).float().mean()) - low_share) < 0.01
+    with pytest.raises(ValueError):
+        LatticeDiffusionConfig(time_alpha=0)
