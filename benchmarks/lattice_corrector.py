@@ -25,17 +25,12 @@ from gensci.workflows.base import Run
 
 @torch.no_grad()
 def sample(method, label: int, n: int, steps: int, k: int, lo: float, hi: float, delta: int, generator) -> torch.Tensor:
-    labels = torch.full((n,), label)
     x = discrete.sample_prior(method.uniform, (n, *method.shape), generator)
-    previous = None
     grid = time_grid(method.config.timesteps, steps)
+    posterior = method.posterior(torch.full((n,), label))
 
     def back(x, t, s):
-        nonlocal previous
-        previous = method.logits(x, t, labels, None, previous).softmax(-1)
-        if s == 0:
-            return discrete.sample_classes(previous, generator)
-        return discrete.sample_reverse(x, previous, method.abar[t], method.abar[s], method.uniform, generator)
+        return method.reverse_chain(x, [t, s], posterior, generator)
 
     for t, s in zip(grid[:-1], grid[1:]):
         x = back(x, t, s)

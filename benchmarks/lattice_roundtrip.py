@@ -28,14 +28,7 @@ def round_trip(method, x0: torch.Tensor, label: int, t0: int, steps: int,
     states = method.to_states(x0)
     xt = discrete.sample_noisy(states, method.abar[t0], method.uniform, generator)
     grid = [t0] + [t for t in time_grid(method.config.timesteps, steps) if t < t0]
-    labels = torch.full((len(x0),), label)
-    previous = [None]
-
-    def posterior(x, t):
-        p0 = method.logits(x, t, labels, None, previous[0]).softmax(-1)
-        previous[0] = p0 if method.config.self_condition else None
-        return p0
-
+    posterior = method.posterior(torch.full((len(x0),), label))
     return method.values[xt], method.values[method.reverse_chain(xt, grid, posterior, generator)]
 
 

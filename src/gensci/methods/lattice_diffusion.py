@@ -158,7 +158,14 @@ class LatticeDiffusion(GridMethod):
         condition = self._conditions(condition, n)
         guidance = self._guidance(options)
         x = discrete.sample_prior(self.uniform, (n, *self.shape), generator)
-        previous: list[Tensor | None] = [None]  # the self-conditioned model's last p(x_0 | x_t), both halves if guided
+        x = self.reverse_chain(x, time_grid(self.config.timesteps, options.steps), self.posterior(condition, guidance),
+                               generator)
+        return {"x": self.values[x]}
+
+    def posterior(self, condition: Tensor | None, guidance: float = 1.0) -> Callable[[Tensor, int], Tensor]:
+        """The network's p(x_0 | x_t) [B, C, S, S, K] as a function of (x_t, t) for one reverse chain, guided; it
+        keeps the self-conditioned model's last estimate (both halves if guided), so make a new one per chain."""
+        previous: list[Tensor | None] = [None]
 
         def run(xt: Tensor, t: int, c: Tensor | None, drop: Tensor | None) -> Tensor:
             logits = self.logits(xt, t, c, drop, previous[0])
@@ -166,11 +173,7 @@ class LatticeDiffusion(GridMethod):
                 previous[0] = logits.softmax(-1)
             return logits
 
-        def posterior(xt: Tensor, t: int) -> Tensor:
-            return guided(lambda z, c, drop: run(z, t, c, drop), xt, condition, guidance).softmax(-1)
-
-        x = self.reverse_chain(x, time_grid(self.config.timesteps, options.steps), posterior, generator)
-        return {"x": self.values[x]}
+        return lambda xt, t: guided(lambda z, c, drop: run(z, t, c, drop), xt, condition, guidance).softmax(-1)
 
     def reverse_chain(self, x: Tensor, grid: list[int], posterior: Callable[[Tensor, int], Tensor],
                       generator: torch.Generator | None = None) -> Tensor:
