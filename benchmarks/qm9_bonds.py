@@ -23,7 +23,7 @@ from gensci.chem.rdmol import build_mol, normalise_smiles, smiles_from_graph
 from gensci.chem.valences import atom_stable_batch
 from gensci.data import qm9, qm9_bonds
 from gensci.data.qm9_bonds import QM9BondsData
-from gensci.metrics.graph import MIDI_QM9_DATA, evaluate_graphs
+from gensci.metrics.bond_protocol import MIDI_QM9_DATA, evaluate_graphs
 
 SYMBOL = dict(zip(qm9.ATOMIC_NUMBERS, qm9.ELEMENTS))
 _STEREO_LAYERS = re.compile(r"/[btmsi][^/]*")  # InChI stereo (b, t, m, s) and isotope (i) layers

@@ -13,7 +13,7 @@ import json
 import time
 
 from gensci.data import qm9
-from gensci.metrics.graph import MIDI_QM9_DATA
+from gensci.metrics.bond_protocol import MIDI_QM9_DATA
 from gensci.metrics.molecules import EDM_QM9_DATA
 from gensci.workflows.molecule_files import evaluate_dataset
 

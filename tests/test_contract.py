@@ -82,7 +82,7 @@ CASES = {
     "dae": (RADIO_INFO, radio_batch, {}, {}),
     "vae": (IMAGE_INFO, image_batch, {"latent_dim": 4}, {}),
     "gan": (IMAGE_INFO, image_batch, {"objective": "acgan"}, {}),
-    "diffusion": (IMAGE_INFO, image_batch, {"width": 8, "channel_mults": (1, 2), "n_res_blocks": 1, "timesteps": 10,
+    "field-diffusion": (IMAGE_INFO, image_batch, {"width": 8, "channel_mults": (1, 2), "n_res_blocks": 1, "timesteps": 10,
                                             "condition": "class", "attention_resolutions": (8,)},
                   {"options": SamplingOptions(steps=3, guidance=2.0)}),
     "lattice-diffusion": (SPIN_INFO, spin_batch, {"width": 8, "channel_mults": (1, 2), "n_res_blocks": 1,

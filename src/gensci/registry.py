@@ -2,7 +2,7 @@
 
 Entries are "module:attribute" strings imported on first use, so listing the
 data sets does not import RDKit or torch-heavy modules, and `data/`, `nets/`, `metrics/`
-need not import this module (DESIGN.md: they import only `ops`).
+need not import this module (they import only `ops`: tests/test_layering.py checks the import rules).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ METHODS = Registry(
         "vae": Entry("gensci.methods.vae:VAE", "Gaussian (beta-)VAE with analytic KL"),
         "gan": Entry("gensci.methods.gan:GAN", "GAN family: minimax, acgan, wgan-gp, wgan-div"),
         "edm": Entry("gensci.methods.edm:EDM", "E(3)-equivariant diffusion of 3D molecules (EGNN denoiser)"),
-        "diffusion": Entry("gensci.methods.field_diffusion:FieldDiffusion",
+        "field-diffusion": Entry("gensci.methods.field_diffusion:FieldDiffusion",
                            "DDPM-style diffusion on grids (images, fields, lattices) with a U-Net; DDIM, Langevin, DPS"),
         "lattice-diffusion": Entry("gensci.methods.lattice_diffusion:LatticeDiffusion",
                                    "discrete (categorical) diffusion of lattice states (Ising spins) with a U-Net"),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from gensci.data.alignment import read_alignment
+from gensci.data.sequence_alignment import read_alignment
 from gensci.errors import InputFileError
 from gensci.ops.sequences import ALPHABET
 

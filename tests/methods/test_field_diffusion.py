@@ -1,4 +1,4 @@
-"""The grid diffusion method (method.name=diffusion): its whole sampling path with an ideal denoiser, every
+"""The grid diffusion method (method.name=field-diffusion): its whole sampling path with an ideal denoiser, every
 parametrisation and sampler of the toolkit, value ranges, classifier-free guidance, DPS and seeding."""
 
 import pytest

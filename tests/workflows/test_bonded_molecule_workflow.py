@@ -12,7 +12,7 @@ from gensci.chem.molecule import molecules_from_padded
 from gensci.config import validate
 from gensci.data.molecule_io import read_molecules
 from gensci.metrics.distributions import molecule_stats
-from gensci.metrics.graph import graph_smiles
+from gensci.metrics.bond_protocol import graph_smiles
 from gensci.metrics.molecule_protocols import MoleculeReference
 from gensci.registry import METHODS
 from gensci.testing.fixed_molecules import register_fixed_molecules

@@ -96,7 +96,7 @@ def test_ising_report_plots_thermodynamics_and_compare(tmp_path):
     assert result.exit_code == 0, result.output
 
 
-DIFFUSION = {"name": "diffusion", "width": 8, "channel_mults": [1, 2], "n_res_blocks": 1, "attention_resolutions": [],
+DIFFUSION = {"name": "field-diffusion", "width": 8, "channel_mults": [1, 2], "n_res_blocks": 1, "attention_resolutions": [],
              "timesteps": 50, "sampler": "ddim"}
 
 

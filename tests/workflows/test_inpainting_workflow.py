@@ -17,7 +17,7 @@ runner = CliRunner()
 TINY = ["--set", "data.map_size=16", "--set", "data.n_per_cosmology=48", "--set", "data.n_valid_per_cosmology=16",
         "--set", "data.n_test_per_cosmology=32", "--set", "train.batch_size=16", "--set", "train.progress=false",
         "--set", "train.eval_every=100", "--set", "train.checkpoint_every=100"]
-DIFFUSION = {"name": "diffusion", "width": 8, "channel_mults": [1, 2], "n_res_blocks": 1, "attention_resolutions": [],
+DIFFUSION = {"name": "field-diffusion", "width": 8, "channel_mults": [1, 2], "n_res_blocks": 1, "attention_resolutions": [],
              "timesteps": 50, "sampler": "ddim"}  # the tiny settings of test_field_presets
 
 

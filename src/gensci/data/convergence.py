@@ -85,9 +85,6 @@ class Cosmology:
         sigma2 = integrate.trapezoid(k**3 * self._shape(k) * window**2, lnk) / (2 * np.pi**2)
         return self.sigma8**2 / sigma2
 
-    def linear_power(self, k, z: float = 0.0) -> np.ndarray:
-        return self.amplitude * self._shape(k) * self.growth(z)[0] ** 2
-
     def nonlinear_power(self, k, z: float) -> np.ndarray:
         """Halofit (Takahashi et al. 2012) P_nl(k, z) in (Mpc/h)^3, k in h/Mpc."""
         k = np.asarray(k, float)

@@ -154,7 +154,7 @@ class PottsData:
     @classmethod
     def load(cls, config: PottsDataConfig) -> DataSplits:
         if config.path is not None:
-            from gensci.data.alignment import read_alignment
+            from gensci.data.sequence_alignment import read_alignment
 
             aln = read_alignment(config.path)
             seqs, wild_type, excluded, source = torch.from_numpy(aln.seqs), aln.seqs[0], aln.n_excluded, config.path

@@ -61,7 +61,7 @@ class FieldDiffusionConfig(DiffusionConfig, GridNetConfig):
     """Defaults: DDPM's CIFAR-10 U-Net at width 64 (gensci.methods.grid_net) with the cosine schedule of Nichol &
     Dhariwal (2021)."""
 
-    name: Literal["diffusion"] = "diffusion"
+    name: Literal["field-diffusion"] = "field-diffusion"
     parametrisation: str = Field("eps", description="what the network predicts: eps, x0 or v")
     measurement_noise: float = Field(0.01, ge=0, description="posterior sampling: sigma_y in the data's units")
     clip_denoised: bool = Field(True, description="clamp the clean-data estimate to the data's range while sampling")

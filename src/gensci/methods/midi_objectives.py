@@ -3,7 +3,7 @@
 Both corrupt a clean molecule (coordinates, atom types, formal charges, bonds) to a time t, train the network to
 predict the clean molecule (x_1 / x_0 prediction) and sample by repeated network calls, one per step. Each
 objective owns its noise, its time convention and its sampler; the network, the losses and the data handling live
-in midi.py. Generic maths: gensci.methods.diffusion.flow and .discrete, gensci.ops.alignment.
+in midi.py. Generic maths: gensci.methods.diffusion.flow and .discrete, gensci.ops.kabsch.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from gensci.methods.diffusion import discrete, flow
 from gensci.methods.diffusion.parametrisations import convert
 from gensci.methods.diffusion.samplers import reverse_step, time_grid
 from gensci.methods.diffusion.schedules import alpha, sigma
-from gensci.ops.alignment import equivariant_ot
+from gensci.ops.kabsch import equivariant_ot
 from gensci.ops.masks import remove_mean
 from gensci.ops.random import sample_normal
 

@@ -3,7 +3,7 @@
 - "edm" (gensci.metrics.molecules): bonds inferred from distances, EDM's valences; needs 3D positions.
   Keys: atom_stability, molecule_stability, validity, uniqueness, novelty, novelty_largest_fragment,
   validity_x_uniqueness, connected.
-- "graph" (gensci.metrics.graph): the molecules' own bonds and formal charges, MiDi's valences; needs
+- "graph" (gensci.metrics.bond_protocol): the molecules' own bonds and formal charges, MiDi's valences; needs
   bonds. Keys: the same names ending in `_graph`. Stability needs explicit hydrogens: without them only
   validity, uniqueness, novelty and connectedness are computed (as MiDi on QM9 without H).
 - "distributions" (gensci.metrics.distributions): elements and sizes always; bond lengths and angles when
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from gensci.chem.molecule import Molecule, as_molecule
 from gensci.metrics.distributions import MoleculeStats, distribution_distances, molecule_stats
-from gensci.metrics.graph import evaluate_graphs
+from gensci.metrics.bond_protocol import evaluate_graphs
 from gensci.metrics.molecules import SmilesReference, analyse, evaluate_molecules
 
 

@@ -173,18 +173,6 @@ def chain_pictures(frames, times, base: Path, note: str = "") -> list[Path]:
     return [strip, gif]
 
 
-def rotation_gif(positions, atom_types, path, n_frames: int = 36, fps: int = 12) -> Path:
-    """A molecule spinning once about the vertical axis."""
-    frames = []
-    for k in range(n_frames):
-        fig = plt.figure(figsize=(3, 3))
-        ax = fig.add_subplot(projection="3d")
-        ax.view_init(elev=20, azim=360 * k / n_frames)
-        plot_molecule_3d(ax, positions, atom_types)
-        frames.append(figure_to_image(fig))
-    return write_gif(frames, path, fps)
-
-
 def write_gif(frames, path, fps: int = 10) -> Path:
     """Write PIL images or uint8 arrays [H, W, 3|4] as a looping GIF."""
     images = [f if isinstance(f, Image.Image) else Image.fromarray(np.asarray(f, dtype=np.uint8)) for f in frames]

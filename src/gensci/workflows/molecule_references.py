@@ -21,7 +21,7 @@ from gensci.data.base import default_cache_dir
 from gensci.data.qm9_bonds import load_perception
 from gensci.files import atomic_write
 from gensci.metrics.distributions import MoleculeStats, molecule_stats
-from gensci.metrics.graph import graph_smiles
+from gensci.metrics.bond_protocol import graph_smiles
 from gensci.metrics.molecule_protocols import Carried, MoleculeReference
 from gensci.metrics.molecules import SmilesReference, smiles_of
 

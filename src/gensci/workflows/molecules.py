@@ -4,7 +4,7 @@ with the test-split NLL, and the report.
 
 What is measured follows what the method's samples hold (its `sample_spec` keys, never its name):
 positions -> EDM's protocol (bonds from distances) and bond-length/angle distributions; bonds (+ formal
-charges) -> the predicted-bond protocol (gensci.metrics.graph); no positions -> a 2D model: RDKit 2D
+charges) -> the predicted-bond protocol (gensci.metrics.bond_protocol); no positions -> a 2D model: RDKit 2D
 depictions, SDF conformers from RDKit's ETKDG (gensci.metrics.molecule_protocols).
 
 Reference figures in the report: Hoogeboom et al., "Equivariant Diffusion for Molecule Generation in 3D"
@@ -32,7 +32,7 @@ from gensci.data.base import DataSplits
 from gensci.data.molecule_io import write_sdf, write_smiles, write_xyz
 from gensci.errors import UserError
 from gensci.methods.base import Method, SamplingOptions
-from gensci.metrics.graph import MIDI_QM9_DATA
+from gensci.metrics.bond_protocol import MIDI_QM9_DATA
 from gensci.metrics.molecule_protocols import Carried, evaluate_protocols
 from gensci.metrics.molecules import EDM_QM9_DATA
 from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, Workflow

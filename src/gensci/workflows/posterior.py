@@ -94,7 +94,7 @@ def posterior_method(run: Run, checkpoint: str, wanted: str):
     method = run.method(checkpoint=checkpoint)
     if wanted not in method.capabilities:
         raise UserError(f"method {run.config.method.name} cannot sample a posterior given measurements "
-                        "(--input with --mask); train a diffusion model (method.name=diffusion)")
+                        "(--input with --mask); train a diffusion model (method.name=field-diffusion)")
     return method
 
 

@@ -1,6 +1,6 @@
 import torch
 
-from gensci.ops.alignment import equivariant_ot, hungarian_match, kabsch_rotation, permute_nodes
+from gensci.ops.kabsch import equivariant_ot, hungarian_match, kabsch_rotation, permute_nodes
 from gensci.ops.masks import remove_mean
 from gensci.ops.rotations import random_orthogonal
 

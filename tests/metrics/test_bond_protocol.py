@@ -6,7 +6,7 @@ from rdkit import Chem
 
 from gensci.chem.molecule import Molecule, molecules_from_padded
 from gensci.chem.rdmol import graph_from_mol, normalise_smiles
-from gensci.metrics.graph import evaluate_graphs, graph_stability
+from gensci.metrics.bond_protocol import evaluate_graphs, graph_stability
 
 
 def _graph(smiles, kekulize=True):
