@@ -1,5 +1,5 @@
-"""The README's "Extending gensci" worked example, run exactly as written: its files in a temporary
-package, registered through GENSCI_PLUGINS, trained and evaluated by the command line."""
+"""The worked example of the docs' "Extending gensci" page (docs/extending.md), run exactly as written: its
+files in a temporary package, registered through GENSCI_PLUGINS, trained and evaluated by the command line."""
 
 import json
 import os
@@ -8,14 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-README = Path(__file__).parents[1] / "README.md"
+PAGE = Path(__file__).parents[1] / "docs" / "extending.md"
 
 
 def example_files() -> dict[str, str]:
-    text = README.read_text()
-    section = text[text.index("## Extending gensci"):]
-    section = section[: section.index("\n## ", 5)]
-    blocks = re.findall(r"<!-- file: (\S+) -->\n```\w*\n(.*?)```", section, re.S)
+    blocks = re.findall(r"<!-- file: (\S+) -->\n```\w*\n(.*?)```", PAGE.read_text(), re.S)
     return {name: body for name, body in blocks}
 
 
@@ -37,5 +34,5 @@ def test_the_worked_example_trains_and_evaluates(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)
-    assert set(metrics) == {"centre_error", "noisy_centre_error"}
+    assert set(metrics) - {"verdicts"} == {"centre_error", "noisy_centre_error"}  # `verdicts`: gensci's own judgement
     assert metrics["centre_error"] < metrics["noisy_centre_error"]  # denoising helps find the line

@@ -12,10 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gensci.config import ExperimentConfig, load_config
+from gensci.config import ExperimentConfig, load_config, with_overrides
 from gensci.errors import ConfigError
 from gensci.files import atomic_write
+from gensci.progress import Progress
 from gensci.train.checkpoint import checkpoint_candidates
+from gensci.train.lock import run_lock
 from gensci.train.trainer import Trainer, TrainResult
 from gensci.viz.report import ReportSection
 from gensci.workflows.base import (EvalOptions, Run, SampleOptions, build_method, check_run_fits, load_data,
@@ -24,17 +26,21 @@ from gensci.workflows.shipped import open_run
 
 
 def resolve_config(
-    target: str | Path,
+    target: str | Path | ExperimentConfig,
     overrides: list[str] = (),
     seed: int | None = None,
     max_steps: int | None = None,
     max_minutes: float | None = None,
 ) -> ExperimentConfig:
+    """A preset name, YAML file, run directory or config object with the `key=value` overrides, seed and budgets
+    applied, validated. A config object is copied, never changed in place."""
     extra = list(overrides)
     if max_steps is not None:
         extra.append(f"train.max_steps={max_steps}")
     if max_minutes is not None:
         extra.append(f"train.max_minutes={max_minutes}")
+    if isinstance(target, ExperimentConfig):
+        return with_overrides(target.model_dump(mode="json"), extra, seed, f"config {target.name!r}")
     return load_config(target, extra, seed)
 
 
@@ -49,25 +55,29 @@ def train(
     progress: bool | None = None,
 ) -> tuple[Run, TrainResult]:
     """Train a preset, YAML file or config into a run directory (resuming it when asked)."""
-    if isinstance(target, ExperimentConfig):
-        config = target
-    else:
+    if not isinstance(target, ExperimentConfig):
         is_run = Path(target).is_dir() and (Path(target) / "config.yaml").exists()
         if resume and is_run and out is None:
             out = target
-        config = resolve_config(target, overrides, seed, max_steps, max_minutes)
+    config = resolve_config(target, overrides, seed, max_steps, max_minutes)
     if progress is not None:
         config.train.progress = progress
     run_dir = Path(out) if out is not None else Path("runs") / config.name
+    check_run_fits(config)  # before anything is loaded or created: a mismatch is one line naming the key
+    with run_lock(run_dir):  # one training per run directory at a time (gensci.train.lock)
+        return _train_locked(config, run_dir, resume)
+
+
+def _train_locked(config: ExperimentConfig, run_dir: Path, resume: bool) -> tuple[Run, TrainResult]:
     existing = checkpoint_candidates(run_dir / "checkpoints")
     if resume and not existing:
         raise ConfigError(f"--resume: {run_dir} has no checkpoint to resume from")
     if not resume and existing:
         raise ConfigError(f"{run_dir} already holds a trained run; pass --resume to continue it or --out for a new one")
-    check_run_fits(config)  # before loading anything: a mismatch is one line naming the key
-    data = load_data(config)
-    workflow = workflow_for(config)
-    workflow.prepare(data, config)
+    with Progress(f"preparing {config.name} (data, references):", stages=True, enabled=config.train.progress):
+        data = load_data(config)  # simulators, parsing, caches: minutes the first time
+        workflow = workflow_for(config)
+        workflow.prepare(data, config)
     trainer = Trainer(config, run_dir, lambda info: build_method(config, info), data, workflow.periodic_eval,
                       select=workflow.selection(config))
     if trainer.dist.is_main:
@@ -86,17 +96,20 @@ def evaluate(run: Run | str | Path, options: EvalOptions | None = None, save: bo
     """Measure a run (a run directory, or the name of shipped weights)."""
     run = run if isinstance(run, Run) else open_run(run)
     options = options or EvalOptions()
-    metrics = run.workflow.evaluate(run, options)
+    with _heartbeat("evaluate", run):
+        metrics = run.workflow.evaluate(run, options)
+    metrics["verdicts"] = verdicts_of(run, metrics, inpainting=options.mask is not None)
     if save:  # an inpainting benchmark (--input --mask) is kept apart from the run's sample evaluation
         name = "inpainting.json" if options.mask is not None else "evaluation.json"
-        atomic_write(run.path / name, json.dumps(metrics, indent=2))
+        atomic_write(run.out / name, json.dumps(metrics, indent=2))
     return metrics
 
 
 def sample(run: Run | str | Path, options: SampleOptions | None = None) -> list[Path]:
     """Draw samples from a run (a run directory, or the name of shipped weights)."""
     run = run if isinstance(run, Run) else open_run(run)
-    return run.workflow.sample(run, options or SampleOptions())
+    with _heartbeat("sample", run):
+        return run.workflow.sample(run, options or SampleOptions())
 
 
 def compare(runs: list[Run | str | Path], out_file: str | Path) -> tuple[ReportSection, Path]:
@@ -113,7 +126,7 @@ def compare(runs: list[Run | str | Path], out_file: str | Path) -> tuple[ReportS
 
 
 def saved_evaluation(run: Run) -> dict[str, Any] | None:
-    f = run.path / "evaluation.json"
+    f = run.out / "evaluation.json"
     return json.loads(f.read_text()) if f.exists() else None
 
 
@@ -127,4 +140,21 @@ def report(run: Run | str | Path, metrics: dict[str, Any] | None = None) -> Path
         metrics = evaluate(run)
     from gensci.workflows.inpainting import inpainting_section
 
-    return write_run_report(run, metrics, run.workflow.report(run, metrics) + inpainting_section(run))
+    with _heartbeat("report", run):
+        sections = [run.workflow.verdict(metrics), *run.workflow.report(run, metrics), *inpainting_section(run)]
+        return write_run_report(run, metrics, sections)
+
+
+def _heartbeat(command: str, run: Run) -> Progress:
+    """Off a terminal, "evaluate NAME: 0:00:20 elapsed" every 10 s while no inner task (sampling, a metric pass)
+    reports: no command stays silent for longer (gensci.progress)."""
+    return Progress(f"{command} {getattr(run, 'name', run.path.name)}:", stages=True)
+
+
+def verdicts_of(run: Run, metrics: dict[str, Any], inpainting: bool = False) -> dict[str, dict[str, Any]]:
+    """{name: {"verdict", "ok", "reason"}}: the workflow's judgements of an evaluation (or of an inpainting
+    benchmark), each with its reason, for evaluation.json and `gensci evaluate --json`."""
+    from gensci.workflows.inpainting import inpainting_verdicts
+
+    found = inpainting_verdicts(metrics) if inpainting else run.workflow.verdicts(metrics)
+    return {v.name: v.as_json() for v in found}

@@ -18,22 +18,26 @@ out = Console()
 DEMO_WEIGHTS = "qm9-midi"  # shipped weights of the best molecule model
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 def _guard(fn):
-    """Turn the project's user errors into one clear line and exit code 2; anything else is a bug and keeps
-    its traceback."""
+    """Turn the project's user errors into one clear line and exit code 2; an outcome that failed (OutcomeError)
+    first prints the paths it wrote and exits 1; anything else is a bug and keeps its traceback."""
     import functools
 
-    from gensci.errors import UserError
+    from gensci.errors import OutcomeError, UserError
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except OutcomeError as e:
+            for path in e.paths:
+                out.print(str(path))
+            _fail(str(e), e.exit_code)
         except UserError as e:
             _fail(str(e))
 
@@ -42,14 +46,18 @@ def _guard(fn):
 
 @app.command()
 def presets() -> None:
-    """List the built-in experiments (presets)."""
+    """List the built-in experiments (presets); "weights: shipped" marks those whose trained weights come with
+    gensci (`gensci sample NAME`, `gensci evaluate NAME` without training)."""
     import yaml
 
     from gensci.registry import preset_names, preset_text
+    from gensci.workflows.shipped import shipped_names
 
-    table = Table("preset", "description", box=None)
+    shipped = set(shipped_names())
+    table = Table("preset", "weights", "description", box=None)
     for name in preset_names():
-        table.add_row(name, (yaml.safe_load(preset_text(name)) or {}).get("description", ""))
+        table.add_row(name, "shipped" if name in shipped else "",
+                      (yaml.safe_load(preset_text(name)) or {}).get("description", ""))
     out.print(table)
 
 
@@ -97,10 +105,13 @@ def sample(
     run: str = typer.Argument(..., help="run directory, or the name of shipped weights (e.g. a preset name)"),
     n: Optional[int] = typer.Option(None, help="number of samples"),
     input: Optional[Path] = typer.Option(None, "--input", help="your own data to transform (e.g. traces to denoise)"),
-    out_file: Optional[Path] = typer.Option(None, "--out", help="output file (format from its suffix)"),
-    steps: Optional[int] = typer.Option(None, help="sampling steps (diffusion)"),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="output file (format from its suffix); nothing else "
+                                            "is written. Default: RUN/samples/, or runs/shipped/NAME/samples/ for "
+                                            "shipped weights"),
+    steps: Optional[int] = typer.Option(None, help="sampling steps (default: the run's method.sampling_steps)"),
     chain: bool = typer.Option(False, help="write the denoising trajectory (PNG strip + GIF)"),
-    until_stable: bool = typer.Option(False, help="with --chain: retry until the final molecule is stable"),
+    until_stable: bool = typer.Option(False, help="with --chain: retry until the final molecule is stable; exits 1 "
+                                      "(keeping the last chain) when --max-tries chains never are"),
     class_label: Optional[int] = typer.Option(None, "--class", help="class to generate (conditional models)"),
     seed: int = typer.Option(0, help="sampling seed"),
     sampler: Optional[str] = typer.Option(None, help="diffusion sampler (default: the run's method.sampler)"),
@@ -148,9 +159,11 @@ def evaluate(
     remove_h: bool = typer.Option(False, "--remove-h", help="with --dataset qm9: heavy atoms only"),
     reference: Optional[Path] = typer.Option(None, help="with a molecule file: novelty against this file instead of QM9 train (.smi: instead of the MOSES sets)"),
     n: Optional[int] = typer.Option(None, help="number of samples to evaluate"),
-    steps: Optional[int] = typer.Option(None, help="sampling steps (diffusion)"),
+    steps: Optional[int] = typer.Option(None, help="sampling steps (default: the run's eval.sampling_steps when set, "
+                                        "else its method.sampling_steps, as `gensci sample`)"),
     seed: int = typer.Option(0, help="sampling seed"),
-    sampler: Optional[str] = typer.Option(None, help="diffusion sampler (default: the run's method.sampler)"),
+    sampler: Optional[str] = typer.Option(None, help="diffusion sampler (default: the run's eval.sampler when set, "
+                                          "else its method.sampler)"),
     checkpoint: str = typer.Option("auto", help="best | last | auto (best.pt when the run kept one)"),
     guidance: Optional[float] = typer.Option(None, help="classifier-free guidance (conditional diffusion)"),
     input: Optional[Path] = typer.Option(None, "--input", help="with --mask: npz `images` of complete maps; an "
@@ -158,6 +171,9 @@ def evaluate(
     mask: Optional[Path] = typer.Option(None, "--mask", help="with --input: npz `mask` of observed pixels (1)"),
     measurement_noise: Optional[float] = typer.Option(None, help="with --input: measurement noise std (data units)"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON object on stdout"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="folder for evaluation.json and the evaluated samples; "
+                                           "nothing else is written. Default: the run directory, or "
+                                           "runs/shipped/NAME for shipped weights"),
 ) -> None:
     """Measure a run, a molecule file or a data set; the statistics a scientist would check. With --input and
     --mask: how well a diffusion run fills in the hidden pixels (RMSE, a Gaussian baseline's, 90 % coverage)."""
@@ -165,6 +181,8 @@ def evaluate(
     from gensci.workflows.base import EvalOptions
     from gensci.workflows.shipped import open_run, shipped_names
 
+    if out_dir is not None and (dataset is not None or (target is not None and target.is_file())):
+        _fail("--out is where a run's evaluation goes; evaluating a data set or a file writes nothing")
     if dataset is not None:
         from gensci.workflows.molecule_files import evaluate_dataset
 
@@ -172,11 +190,16 @@ def evaluate(
     elif target is None:
         _fail("give a run directory, a molecule file, or --dataset NAME")
     elif target.is_dir() or (not target.exists() and str(target) in shipped_names()):
-        run = open_run(target)
+        from gensci.files import file_stamps, written_since
+
+        run = open_run(target, out_dir)
+        before = file_stamps(run.out)
         metrics = api.evaluate(run, EvalOptions(n=n, steps=steps, seed=seed, sampler=sampler, checkpoint=checkpoint,
                                                 guidance=guidance, input=input, mask=mask,
                                                 measurement_noise=measurement_noise))
         _say_checkpoint(run)
+        for path in written_since(before, run.out):  # stderr: --json keeps stdout one object
+            err.print(f"wrote {path}", highlight=False)
     elif target.exists() and target.suffix.lower() in (".smi", ".smiles", ".txt"):
         from gensci.workflows.smiles import evaluate_smiles_file
 
@@ -229,6 +252,7 @@ def demo(
     QM9 model, one molecule watched as it is made, the batch measured against QM9, and a report."""
     from gensci import api
     from gensci.workflows.base import EvalOptions, SampleOptions
+    from gensci.errors import OutcomeError
     from gensci.workflows.shipped import ShippedRun
 
     run = ShippedRun(weights, out=out_dir)
@@ -236,7 +260,11 @@ def demo(
     err.print(f"[bold]gensci demo[/]: shipped weights {weights} ({info.get('steps')} training steps, "
               f"{info.get('training_minutes')} minutes of training; trained with: {info.get('command')})", highlight=False)
     err.print(f"one denoising chain until its molecule is stable, then {n} molecules sampled and measured")
-    samples = api.sample(run, SampleOptions(chain=True, until_stable=True, steps=steps, max_tries=20))
+    try:
+        samples = api.sample(run, SampleOptions(chain=True, until_stable=True, steps=steps, max_tries=20))
+    except OutcomeError as gave_up:  # the demo goes on with the last chain it drew
+        err.print(str(gave_up), highlight=False)
+        samples = gave_up.paths
     for message in run.workflow.messages:
         err.print(message, highlight=False)
     metrics = api.evaluate(run, EvalOptions(n=n, steps=steps))  # writes the n molecules it measured as SDF
@@ -248,14 +276,16 @@ def demo(
     out.print(table)
     out.print(f"samples: {', '.join(str(s) for s in samples)}")
     out.print(f"report:  {path}")
-    out.print(f"train it yourself: gensci train {run.config.name}  (see the README for the time it takes)")
+    out.print(f"train it yourself: gensci train {run.config.name}  (docs/domains/ says how long it takes)")
 
 
 def _say_checkpoint(run) -> None:
     """Which checkpoint sampling/evaluation used (stderr, so --json output stays one object)."""
+    from gensci.workflows.shipped import ShippedRun
+
     loaded = getattr(run, "loaded_from", None)
-    if loaded:
-        err.print(f"using {loaded} of {run.path}", highlight=False)
+    if loaded:  # shipped weights come from the package, not from the folder their outputs go to
+        err.print(f"using {loaded}" + ("" if isinstance(run, ShippedRun) else f" of {run.path}"), highlight=False)
 
 
 def _short(v) -> str:

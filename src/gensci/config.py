@@ -4,7 +4,8 @@ An experiment config has four sections:
   data:   the data set; `name` picks the class from registry.DATASETS, whose `Config` validates the rest
   method: the generative method; `name` picks registry.METHODS, likewise
   train:  the trainer (TrainConfig)
-  eval:   what `evaluate` measures by default (EvalConfig)
+  eval:   what `evaluate` measures by default (EvalConfig); sampling is the method's (its sampling_steps, sampler),
+          which eval.sampling_steps / eval.sampler override only when set
 Every section forbids unknown keys, so a typo fails at load time naming the key.
 """
 
@@ -14,12 +15,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from gensci.errors import ConfigError, UnknownNameError
 
 __all__ = ["ConfigError", "DataConfig", "EvalConfig", "ExperimentConfig", "MethodConfig", "Section", "TrainConfig",
-           "apply_override", "load_config", "validate"]
+           "apply_override", "load_config", "validate", "with_overrides"]
 
 
 class Section(BaseModel):
@@ -62,10 +64,23 @@ class TrainConfig(Section):
 
 
 class EvalConfig(Section):
+    """What `evaluate`, the report and periodic evaluation measure. How they sample is the method's own default
+    (method.sampling_steps, method.sampler: the same `gensci sample` uses); the fields below override it only
+    when set, and --steps / --sampler override everything."""
+
     n_samples: int = Field(1000, ge=1)
-    sampling_steps: int | None = None
+    sampling_steps: int | None = Field(None, ge=1, description="override of method.sampling_steps for evaluate, "
+                                       "the report and periodic evaluation (None: the method's)")
+    sampler: str | None = Field(None, description="override of method.sampler for evaluate, the report and "
+                                "periodic evaluation (None: the method's)")
+    periodic_sampling_steps: int | None = Field(None, ge=1, description="periodic evaluation only: at most this "
+                                                "many steps, for quick evaluations while training (None: as evaluate)")
     batch_size: int = Field(250, ge=1)
     periodic_n_samples: int = Field(100, ge=1, description="samples drawn at each periodic evaluation")
+
+
+# eval.KEY overrides the method's field of this name (ExperimentConfig checks that the method has it)
+EVAL_OVERRIDES = {"sampling_steps": "sampling_steps", "periodic_sampling_steps": "sampling_steps", "sampler": "sampler"}
 
 
 class ExperimentConfig(Section):
@@ -90,6 +105,25 @@ class ExperimentConfig(Section):
         from gensci.registry import METHODS
 
         return _by_name(value, METHODS, "method")
+
+    @model_validator(mode="after")
+    def _eval_overrides_fit_the_method(self) -> "ExperimentConfig":
+        """An eval override needs the method field it overrides, and a value that field accepts (a sampler name
+        from the method's choices): a typo fails at load time, not after an hour of training."""
+        method_cls = type(self.method)
+        for key, field in EVAL_OVERRIDES.items():
+            value = getattr(self.eval, key)
+            if value is None:
+                continue
+            if field not in method_cls.model_fields:
+                raise PydanticCustomError("no_such_option", "eval.{key}: method {name} takes no {field} (unset it)",
+                                          {"key": key, "name": self.method.name, "field": field})
+            try:
+                method_cls.model_validate({**self.method.model_dump(), field: value})
+            except ValidationError as err:
+                raise PydanticCustomError("bad_override", "eval.{key}: {message}",
+                                          {"key": key, "message": err.errors()[0]["msg"]}) from None
+        return self
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
@@ -127,6 +161,12 @@ def load_config(source: str | Path, overrides: list[str] = (), seed: int | None 
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: expected a mapping at the top level")
     raw.setdefault("name", path.stem if origin == str(path) else str(source))
+    return with_overrides(raw, overrides, seed, origin)
+
+
+def with_overrides(raw: dict, overrides: list[str] = (), seed: int | None = None,
+                   origin: str = "config") -> ExperimentConfig:
+    """A raw config dict with `key=value` overrides and the seed applied, validated (raw is changed in place)."""
     for item in overrides:
         apply_override(raw, item)
     if seed is not None:
@@ -143,7 +183,7 @@ def validate(raw: dict, origin: str = "config") -> ExperimentConfig:
             key = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-"))
             got = e.get("input")
             got = "" if isinstance(got, dict) or repr(got) in e["msg"] else f" (got {got!r})"
-            lines.append(f"  {key}: {e['msg']}{got}")
+            lines.append(f"  {key + ': ' if key else ''}{e['msg']}{got}")  # whole-config checks name their keys
         if len(lines) == 1:  # one problem: one line
             raise ConfigError(f"{origin}: {lines[0].strip()}") from None
         raise ConfigError(f"{origin}: invalid config\n" + "\n".join(lines)) from None

@@ -13,6 +13,18 @@ class UserError(Exception):
     """Something the user can fix: a bad config, a missing or damaged file, a run that diverged."""
 
 
+class OutcomeError(UserError):
+    """The command ran, but the outcome it was asked for did not happen (a chain that never became stable).
+    What it wrote is kept and listed in `paths`; the command line prints them, then the message, and exits 1
+    (bad input exits 2)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, paths=()):
+        super().__init__(message)
+        self.paths = list(paths)
+
+
 class ConfigError(UserError, ValueError):
     """A config that cannot be loaded; the message names the file/key and what was expected."""
 

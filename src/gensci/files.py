@@ -57,3 +57,28 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def file_stamps(folder: str | Path, depth: int = 2) -> dict[Path, tuple[int, int]]:
+    """{file: (mtime_ns, size)} for the files in `folder` and its sub-folders down to `depth` levels; {} when it
+    does not exist. Two stamps taken around a command tell what it wrote (`written_since`)."""
+    folder, stamps = Path(folder), {}
+    if not folder.is_dir():
+        return stamps
+    level = [folder]
+    for _ in range(depth):
+        below = []
+        for d in level:
+            for p in d.iterdir():
+                if p.is_dir():
+                    below.append(p)
+                elif p.is_file():
+                    stat = p.stat()
+                    stamps[p] = (stat.st_mtime_ns, stat.st_size)
+        level = below
+    return stamps
+
+
+def written_since(before: dict[Path, tuple[int, int]], folder: str | Path, depth: int = 2) -> list[Path]:
+    """The files under `folder` created or rewritten since the stamps `before` (file_stamps), sorted."""
+    return sorted(p for p, stamp in file_stamps(folder, depth).items() if before.get(p) != stamp)

@@ -81,3 +81,18 @@ def test_round_trip_and_subsample():
     small = stats.subsampled(3)
     assert all(len(v) <= 3 for v in small.bond_lengths.values()) and small.bond_counts == stats.bond_counts
     assert G.hill_order(["O", "H", "N", "C", "F"]) == ["C", "H", "F", "N", "O"]
+
+
+def test_total_variation_is_the_same_in_every_process():
+    """A set's order changes with Python's string hashing between processes; the sum over it must not (the last
+    bit of atom_type_tv differed between two evaluations of the same molecules)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from gensci.metrics.distributions import _total_variation as tv; "
+            "p = {e: i * 7 + 3 for i, e in enumerate('H C N O F S Cl Br'.split())}; "
+            "q = {e: i * 5 + 11 for i, e in enumerate('H C N O F S Cl Br P'.split())}; print(repr(tv(p, q)))")
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env=os.environ | {"PYTHONHASHSEED": str(seed)}).stdout for seed in range(5)}
+    assert len(outputs) == 1, outputs

@@ -57,7 +57,7 @@ def test_a_set_compared_with_itself(test_set):
     m = M.image_metrics(x, x, judge, labels=y, value_range=UNIT_INTERVAL)
     assert set(m) == {"fd_local", "kd_local", "precision", "recall", "density", "coverage", "duplicate_rate",
                       "pixel_hist_distance", "power_spectrum_distance", "c2st_auc", "mode_collapse", "n_samples",
-                      "class_mix", "class_mix_real", "class_mix_distance", "class_accuracy", "dropped_classes",
+                      "n_reference", "class_mix", "class_mix_real", "class_mix_distance", "class_accuracy", "dropped_classes",
                       "reference_accuracy", "reference_chance"}
     apart = M.image_metrics(x[y == 0], x[y == 1], judge)  # two different classes, for scale
     assert abs(m["fd_local"]) < 1e-6 and abs(m["kd_local"]) < 0.05 * apart["kd_local"]
@@ -120,6 +120,24 @@ def test_withheld_rule():
     assert M.withheld_reason(0.775, 0.25, 200) is None  # skill 0.7
     assert "skill 0.47" in M.withheld_reason(0.60, 0.25, 200)  # above chance, but not clearly
     assert M.withheld_reason(0.8, 0.5, 10) is not None  # skill 0.6, but 8 of 10 could be luck (p = 0.055)
+
+
+def test_withheld_reason_names_only_the_failed_conditions():
+    low_skill = M.withheld_reason(0.45, 0.25, 300)  # far above chance (p ~ 1e-13) but skill only 0.27
+    assert "skill 0.27 < 0.5" in low_skill and "binomial" not in low_skill
+    luck = M.withheld_reason(0.8, 0.5, 10)  # skill 0.6 passes; 8 of 10 could be luck
+    assert "binomial p 0.055 >= 0.05" in luck and "skill" not in luck
+    both = M.withheld_reason(0.3, 0.25, 20)
+    assert "skill" in both and "binomial" in both and " and " in both
+
+
+def test_collapse_reason_says_which_classes_were_not_judged():
+    m = {"duplicate_rate": 0.0, "dropped_classes": [], "precision": 0.9, "n_samples": 24,
+         "class_mix": [0.5, 0.5, 0.0], "class_mix_real": [0.45, 0.45, 0.1]}
+    reason = M.collapse_reason(m)
+    assert reason.startswith("no collapse") and "class 2: 2.4 of the 24 samples" in reason
+    assert "class 0" not in reason  # 10.8 expected: judged
+    assert M.unjudged_classes(m | {"n_samples": 100}) == []  # 10 expected in class 2: every class judged
     assert M.withheld_reason(math.nan, math.nan, 0).startswith("the reference network has no held-out accuracy")
 
 

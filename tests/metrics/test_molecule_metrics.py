@@ -95,7 +95,7 @@ def test_novelty_compares_largest_fragments_with_whole_training_molecules():
 def test_published_qm9_figures_on_a_fixed_subset():
     """The first 1,000 training molecules (EDM split, index order: the smallest molecules).
 
-    Expected values measured with gensci on this subset (benchmarks/qm9_data_metrics.md gives the full
+    Expected values measured with gensci on this subset (benchmarks/molecules/README.md gives the full
     split next to EDM's 99.0 / 95.2 / 97.7 / 97.7); tolerance half a percentage point.
     """
     from gensci.workflows.molecule_references import qm9_molecules

@@ -70,12 +70,39 @@ def test_ema_differs_from_weights_and_is_saved(tmp_path):
     assert max(diffs) > 0
 
 
-def test_time_budget_stops(tmp_path):
-    cfg = toy_config(max_steps=None, max_minutes=0.02)
-    cfg["method"]["delay_s"] = 0.05
+class FakeClock:
+    """Time that moves only when the toy method sleeps: the budget test does not depend on the machine's load."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    monotonic = perf_counter
+    time = perf_counter  # the class attribute; __getattr__ below still reads the module
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def __getattr__(self, name):  # anything else from the real module
+        return getattr(time, name)
+
+
+def test_time_budget_stops_at_the_first_step_past_it(tmp_path, monkeypatch):
+    import gensci.testing.toy as toy
+    import gensci.train.trainer as trainer
+
+    clock = FakeClock()
+    monkeypatch.setattr(trainer, "time", clock)
+    monkeypatch.setattr(toy, "time", clock)
+    step_s, budget_s = 0.05, 1.2
+    cfg = toy_config(max_steps=None, max_minutes=budget_s / 60)
+    cfg["method"]["delay_s"] = step_s
     _, result = api.train(validate(cfg), tmp_path / "r")
     assert result.stopped_by == "max_minutes"
-    assert 1.2 <= result.elapsed <= 5
+    assert result.elapsed >= budget_s > result.elapsed - step_s  # stopped by the step that used the budget up
+    assert round(budget_s / step_s) <= result.steps <= round(budget_s / step_s) + 1  # 24, or 25 by rounding
 
 
 def test_sigkill_then_resume_ends_at_same_step(tmp_path):
@@ -213,3 +240,25 @@ def test_compile_networks_compiles_the_trainable_children():
     method.net, method.frozen = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2).requires_grad_(False)
     assert compile_networks(method) == ["net"]
     assert method.net._compiled_call_impl is not None and method.frozen._compiled_call_impl is None
+
+
+def test_training_off_a_terminal_prints_plain_progress_lines(tmp_path, monkeypatch, capsys):
+    """stderr is not a terminal here (pytest captures it): every 10 s of training one plain line, then the last."""
+    import re
+
+    import gensci.testing.toy as toy
+    import gensci.train.trainer as trainer
+
+    clock = FakeClock()
+    monkeypatch.setattr(trainer, "time", clock)
+    monkeypatch.setattr(toy, "time", clock)
+    cfg = toy_config(max_steps=60, progress=True)
+    cfg["method"]["delay_s"] = 0.5  # 30 s of (fake) training: lines near 10, 20 and 30 s
+    api.train(validate(cfg), tmp_path / "r")
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("step ")]
+    steps = [int(re.match(r"step (\d+)/60 loss \S+, (\d+(\.\d+)?) steps/s, eta \d:\d\d:\d\d$", line).group(1))
+             for line in lines[:-1]]
+    assert len(steps) >= 2 and steps == sorted(steps) and steps[0] >= 20, lines
+    assert re.match(r"step 60/60 loss \S+, done in 0:00:30$", lines[-1]), lines
+    api.train(validate(toy_config(max_steps=60, progress=False)), tmp_path / "quiet")  # --quiet
+    assert "step" not in capsys.readouterr().err

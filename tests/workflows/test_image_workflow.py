@@ -1,6 +1,7 @@
 """Image workflow: every galaxy preset trains for a few steps, then samples, evaluates and reports."""
 
 import json
+from html import escape
 
 import numpy as np
 import pytest
@@ -61,7 +62,9 @@ def test_evaluate_gives_the_image_keys(runs, preset):
 def test_report_has_grids_stats_and_the_collapse_flag(runs, preset):
     run, metrics, html_path = runs[preset]
     html = html_path.read_text()
-    assert "Mode collapse" in html and ("MODE COLLAPSE" in html) == metrics["mode_collapse"]
+    assert ("MODE COLLAPSE" in html) == metrics["mode_collapse"]
+    collapse = metrics["verdicts"]["mode_collapse"]  # evaluate's JSON carries the verdict with its reason
+    assert collapse["ok"] is (not metrics["mode_collapse"]) and escape(collapse["reason"]) in html
     figures = {p.name for p in run.figures_dir.iterdir()}
     assert {"power_spectra.png", "pixel_hist.png", "real_per_class.png"} <= figures
     assert ("samples_per_class.png" if preset == "galaxy-acgan" else "samples.png") in figures

@@ -62,7 +62,10 @@ def test_evaluate_reports_the_inpainting_benchmark(benchmark):
     assert json.loads((root / "run" / "inpainting.json").read_text())["coverage_90"] == m["coverage_90"]
     assert not (root / "run" / "evaluation.json").exists()  # the sample evaluation is not overwritten
     (section,) = inpainting_section(Run(root / "run"))  # what `gensci report` adds
-    assert section.figures[0].name == "inpainting.png" and section.table["coverage_90"] == m["coverage_90"]
+    assert section.figures[0].name == "inpainting.png" and section.parts[0].table["coverage_90"] == m["coverage_90"]
+    verdict = m["verdicts"]["inpainting_rmse"]  # --json says whether it beat the baseline, and why
+    assert verdict["ok"] == (m["inpainting_rmse"] < m["baseline_inpainting_rmse"]) and "Gaussian" in verdict["reason"]
+    assert verdict["reason"] in section.text.replace("&#x27;", "'")  # the report leads the section with it
 
 
 @pytest.mark.parametrize("case,message", [

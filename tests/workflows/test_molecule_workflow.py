@@ -1,4 +1,6 @@
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -6,6 +8,7 @@ import torch
 import gensci.workflows.molecules as wfm
 from gensci.config import validate
 from gensci.data.molecule_io import read_molecules
+from gensci.errors import OutcomeError, UserError
 from gensci.metrics.molecule_protocols import MoleculeReference
 from gensci.metrics.molecules import SmilesReference
 from gensci.testing.runs import untrained_run
@@ -50,7 +53,8 @@ def test_periodic_eval_and_evaluate(run):
     again = wf.evaluate(run, EvalOptions(seed=1))  # another evaluation keeps its own samples
     assert again["n_molecules"] == 6
     sdfs = sorted(p.name for p in run.samples_dir.glob("evaluation_*.sdf"))
-    assert sdfs == ["evaluation_n6_ancestral_steps5_seed0.sdf", "evaluation_n6_ancestral_steps5_seed1.sdf"], sdfs
+    assert sdfs == ["evaluation_last_n6_ancestral_steps5_seed0.sdf", "evaluation_last_n6_ancestral_steps5_seed1.sdf"], sdfs
+    assert str(run.samples_dir / sdfs[0]) in m["sample_files"] and all(Path(f).exists() for f in m["sample_files"])
     assert set(wf.headline(m)) == {"atom_stability", "molecule_stability", "validity", "validity_x_uniqueness", "nll"}
 
 
@@ -76,12 +80,31 @@ def test_chain_until_stable_writes_strip_and_gif(run, tmp_path, monkeypatch):
     assert len(frames) == 4  # noise + 3 steps (the last is the sample)
 
 
-def test_chain_gives_up_after_max_tries_and_says_so(run, tmp_path, monkeypatch):
+def test_chain_gives_up_after_max_tries_as_a_failure_keeping_the_last_chain(run, tmp_path, monkeypatch):
     monkeypatch.setattr(wfm, "is_stable", lambda m: False)
-    wf = MoleculeWorkflow()
-    wf.sample(run, SampleOptions(chain=True, until_stable=True, steps=2, max_tries=3, out=tmp_path / "c.gif"))
-    assert wf.messages == ["chain: final molecule not stable after 3 chain(s); gave up after --max-tries 3 "
-                           "(raise it, or train longer)"]
+    with pytest.raises(OutcomeError, match="not stable after 3 chain.s.; gave up after --max-tries 3") as failed:
+        MoleculeWorkflow().sample(run, SampleOptions(chain=True, until_stable=True, steps=2, max_tries=3,
+                                                     out=tmp_path / "c.gif"))
+    assert sorted(p.suffix for p in failed.value.paths) == [".gif", ".png", ".xyz"]
+    assert all(p.exists() for p in failed.value.paths)
+
+
+def test_until_stable_needs_a_chain():
+    with pytest.raises(UserError, match="--until-stable .* give --chain too"):
+        SampleOptions(until_stable=True)
+
+
+def test_best_and_last_evaluations_keep_their_own_samples(tmp_path):
+    config = validate({"name": "edm-test", "data": {"name": "qm9", "limit_train": 16, "limit_eval": 8},
+                       "method": {"name": "edm", "hidden_nf": 8, "n_layers": 1, "timesteps": 8},
+                       "eval": {"n_samples": 2}})
+    run = untrained_run(config, tmp_path / "run")
+    shutil.copy(run.checkpoints / "last.pt", run.checkpoints / "best.pt")
+    best, last = (MoleculeWorkflow().evaluate(run, EvalOptions(checkpoint=c)) for c in ("best", "last"))
+    assert not set(best["sample_files"]) & set(last["sample_files"])
+    assert [Path(f).name for f in best["sample_files"] + last["sample_files"] if f.endswith(".sdf")] == [
+        "evaluation_best_n2_ancestral_steps8_seed0.sdf", "evaluation_last_n2_ancestral_steps8_seed0.sdf"]
+    assert all(Path(f).exists() for f in best["sample_files"] + last["sample_files"])
 
 
 def test_nll_uses_a_seeded_random_subset(run, monkeypatch):
@@ -99,20 +122,48 @@ def test_nll_uses_a_seeded_random_subset(run, monkeypatch):
     assert torch.equal(first, run.data.test.tensors["node_mask"][rows].sum(1))  # not simply the first five
 
 
-def test_report_sections(run):
+def test_report_sections_and_verdict(run):
     metrics = {"atom_stability": 0.5, "molecule_stability": 0.1, "validity": 0.3, "validity_x_uniqueness": 0.3,
-               "nll": 120.0, "sampling_steps": 3, "n_molecules": 6, "seconds_per_molecule": 0.01}
-    sections = MoleculeWorkflow().report(run, metrics)
+               "nll": 120.0, "sampling_steps": 3, "n_molecules": 6, "n_atoms": 60, "seconds_per_molecule": 0.01,
+               "reference": "qm9 train (with H)", "bond_length_kinds_missing": ["C-H"]}
+    wf = MoleculeWorkflow()
+    sections = wf.report(run, metrics)
     figures = [f for s in sections for f in s.figures]
     assert all(f.exists() for f in figures) and {f.suffix for f in figures} == {".png", ".gif"}
-    table = next(s.table for s in sections if s.table)
-    assert table["molecule_stability"] == {"this run": 0.1, "data (paper)": 0.952, "model (paper)": 0.820,
-                                           "data (gensci)": 0.9529}
-    assert "molecule_stability_graph" not in table  # rows only for the protocols the run has
+    assert {"molecule_composition.png", "bond_geometry.png"} <= {f.name for f in figures}  # distributions drawn
+    assert not any(s.table for s in sections)  # the numbers lead the page in the verdict, not after the pictures
+    verdict = wf.verdict(metrics)
+    row = verdict.table["molecule_stability"]
+    published = wfm.PUBLISHED["molecule_stability"]
+    assert (row["this run"], row["n"], row["published"]) == (0.1, 6, 0.820)
+    assert row["data"] == published["data (gensci)"] and row["data (paper)"] == published["data (paper)"]
+    assert row["95 % interval"].endswith("(Wilson)") and verdict.table["atom_stability"]["n"] == 60
+    assert "molecule_stability_graph" not in verdict.table  # rows only for the protocols the run has
+    judged = {v.name: v for v in wf.verdicts(metrics)}
+    assert judged["molecule_stability"].ok is False and "below" in judged["molecule_stability"].outcome
+    assert judged["bond_length_kinds"].ok is False and "C-H" in judged["bond_length_kinds"].reason
+    other = wf.verdict(metrics | {"reference": "my molecules.sdf"})  # not QM9 with H: no paper beside it
+    assert "published" not in other.table["molecule_stability"]
 
 
 def test_evaluation_file_names_have_no_spaces_or_brackets():
-    from gensci.workflows.molecules import evaluation_name
+    from gensci.workflows.base import evaluation_name
 
-    name = evaluation_name(200, {"sampler": "euler (flow matching)", "sampling_steps": 100}, 0, ".sdf")
-    assert name == "evaluation_n200_euler-flow-matching_steps100_seed0.sdf"
+    name = evaluation_name(200, {"sampler": "euler (flow matching)", "sampling_steps": 100}, 0, ".sdf", "best")
+    assert name == "evaluation_best_n200_euler-flow-matching_steps100_seed0.sdf"
+
+
+def test_command_line_exits_non_zero_when_the_chain_never_becomes_stable(run, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from gensci.cli import app
+
+    monkeypatch.setattr(wfm, "is_stable", lambda m: False)
+    out = tmp_path / "c.gif"
+    result = CliRunner().invoke(app, ["sample", str(run.path), "--chain", "--until-stable", "--steps", "2",
+                                      "--max-tries", "2", "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert str(out) in result.stdout.replace("\n", "") and out.exists()  # the last chain is kept and named
+    assert "gave up after --max-tries 2" in result.stderr
+    alone = CliRunner().invoke(app, ["sample", str(run.path), "--until-stable"])
+    assert alone.exit_code == 2 and len(alone.stderr.strip().splitlines()) == 1 and "--chain" in alone.stderr

@@ -58,9 +58,16 @@ def test_sample_writes_denoised_npz(run, tmp_path):
         np.testing.assert_allclose(f["traces_physical"][:, 0], traces, rtol=1e-5, atol=1e-5)
 
 
-def test_report_writes_figures_and_table(run):
-    sections = RadioWorkflow().report(run, {})
+def test_report_writes_figures_and_the_verdict_compares_with_the_band_pass(run):
+    wf = RadioWorkflow()
+    sections = wf.report(run, {})
     figures = [f for s in sections for f in s.figures]
     assert len(figures) == 2 and all(f.exists() and f.suffix == ".png" for f in figures)
-    table = next(s.table for s in sections if s.table)
-    assert set(table["peak_accuracy"]) >= {"network", "band-pass"}
+    items = run.data.test.tensors
+    perfect = measure(items["target"], items, run.data)  # the true signals as the network's output
+    table = wf.verdict(perfect).table
+    assert set(table["peak_accuracy"]) >= {"this run", "band-pass", "n", "95 % interval"}
+    assert table["peak_accuracy"]["n"] == perfect["n_signal"]  # a fraction of the pulses, with its Wilson interval
+    assert perfect["nmse_interval"] == [0.0, 0.0] and perfect["baseline_nmse_interval"][0] > 0  # bootstrap, medians
+    judged = {v.name: v for v in wf.verdicts(perfect)}
+    assert judged["nmse"].ok is True and judged["nmse"].outcome == "better than the band-pass filter"

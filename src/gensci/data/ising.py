@@ -38,6 +38,7 @@ from gensci.config import DataConfig
 from gensci.data.base import DataSplits, TensorDictDataset, config_digest, default_cache_dir
 from gensci.data.images import SPLITS, load_cached
 from gensci.ops.ising import CRITICAL_TEMPERATURE, neighbour_table
+from gensci.progress import Progress
 from gensci.spec import DataSpec, TensorSpec, ValueRange
 
 _SIM_VERSION = 1  # part of the cache key: bump when the sampler changes
@@ -203,16 +204,19 @@ def simulate(config: IsingDataConfig) -> dict[str, np.ndarray]:
              "test": config.n_test_per_temperature}
     out: dict[str, list] = {f"{s}_{k}": [] for s in SPLITS for k in "xy"}
     pilots = []
-    for ti, t in enumerate(config.temperatures):
-        pilot = measure_thinning(config.lattice_size, t, np.random.default_rng([config.seed, 99, ti]), config.n_chains,
-                                 config.burn_in_sweeps, config.pilot_sweeps)
-        pilots.append(pilot)
-        for si, split in enumerate(SPLITS):
-            rng = np.random.default_rng([config.seed, si, ti])
-            x = sample_configurations(config.lattice_size, t, sizes[split], pilot["thinning"], rng, config.n_chains,
-                                      config.burn_in_sweeps)
-            out[f"{split}_x"].append(x)
-            out[f"{split}_y"].append(np.full(len(x), ti, np.int64))
+    total = len(config.temperatures) * sum(sizes.values())
+    with Progress("simulating Ising lattices (Wolff; once, then cached):", total, unit="lattices") as progress:
+        for ti, t in enumerate(config.temperatures):
+            pilot = measure_thinning(config.lattice_size, t, np.random.default_rng([config.seed, 99, ti]),
+                                     config.n_chains, config.burn_in_sweeps, config.pilot_sweeps)
+            pilots.append(pilot)
+            for si, split in enumerate(SPLITS):
+                rng = np.random.default_rng([config.seed, si, ti])
+                x = sample_configurations(config.lattice_size, t, sizes[split], pilot["thinning"], rng,
+                                          config.n_chains, config.burn_in_sweeps)
+                out[f"{split}_x"].append(x)
+                out[f"{split}_y"].append(np.full(len(x), ti, np.int64))
+                progress.advance(len(x))
     arrays = {k: np.concatenate(v) for k, v in out.items()}
     return arrays | {f"pilot_{k}": np.array([p[k] for p in pilots]) for k in pilots[0]}
 

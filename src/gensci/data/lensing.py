@@ -24,7 +24,7 @@ are round numbers for deep surveys).
 
 Items: {"x": [1, S, S] float32 = kappa / kappa_scale (so values are of order one; physical kappa is
 x * kappa_scale, the ValueRange's scale), "label": int64 cosmology index, "sigma8", "omega_m": float32}.
-Conditions: info["condition_keys"] = ["sigma8", "omega_m"], info["conditions"][label] their values.
+Conditions: `info["condition_keys"] = ["sigma8", "omega_m"]`, `info["conditions"][label]` their values.
 One cosmology (the default) is an unconditional data set. Cached in GENSCI_CACHE/lensing/.
 """
 

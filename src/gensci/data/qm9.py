@@ -41,6 +41,7 @@ from gensci.data.base import DataSplits, TensorDictDataset, default_cache_dir
 from gensci.spec import DataSpec, TensorSpec, ValueRange
 from gensci.errors import UserError
 from gensci.files import atomic_write
+from gensci.progress import Progress
 
 SOURCE = "PyPI package qm9pack (CSV files of the QM9 data set, Ramakrishnan et al., Sci. Data 1, 140022 (2014))"
 N_MOLECULES = 130_831  # 133,885 GDB9 molecules minus the 3,054 uncharacterized ones
@@ -86,21 +87,23 @@ def parse_qm9pack(folder: Path | None = None) -> dict[str, np.ndarray]:
     z_of = dict(zip(ELEMENTS, ATOMIC_NUMBERS))
     rows: list[tuple] = []
     csv.field_size_limit(1 << 24)
-    for part in ("qm9_part1.csv", "qm9_part2.csv", "qm9_part3.csv"):
-        path = folder / part
-        with open(path, newline="") as f:
-            for line_no, rec in enumerate(csv.DictReader(f), start=2):
-                try:
-                    elements = [e.strip().strip("'\"") for e in rec["Elements"].strip("[]").split(",")]
-                    xyz = _number_list(rec["XYZ_Ang"]).reshape(-1, 3)
-                    charges = [z_of[e] for e in elements]
-                    props = [float(rec[col]) * factor for col, factor in _PROPERTY_COLUMNS.values()]
-                    n = int(rec["N_atoms"])
-                except (KeyError, ValueError) as err:
-                    raise ValueError(f"{path}, line {line_no}: cannot parse molecule: {err!r}") from None
-                if len(xyz) != n or len(charges) != n or not np.isfinite(xyz).all():
-                    raise ValueError(f"{path}, line {line_no}: expected {n} atoms with finite x, y, z")
-                rows.append((int(rec["Index"]), rec["SMILES"], charges, xyz, props))
+    with Progress("parsing QM9 (qm9pack's CSV files, once):", N_MOLECULES, unit="molecules") as progress:
+        for part in ("qm9_part1.csv", "qm9_part2.csv", "qm9_part3.csv"):
+            path = folder / part
+            with open(path, newline="") as f:
+                for line_no, rec in enumerate(csv.DictReader(f), start=2):
+                    progress.advance()
+                    try:
+                        elements = [e.strip().strip("'\"") for e in rec["Elements"].strip("[]").split(",")]
+                        xyz = _number_list(rec["XYZ_Ang"]).reshape(-1, 3)
+                        charges = [z_of[e] for e in elements]
+                        props = [float(rec[col]) * factor for col, factor in _PROPERTY_COLUMNS.values()]
+                        n = int(rec["N_atoms"])
+                    except (KeyError, ValueError) as err:
+                        raise ValueError(f"{path}, line {line_no}: cannot parse molecule: {err!r}") from None
+                    if len(xyz) != n or len(charges) != n or not np.isfinite(xyz).all():
+                        raise ValueError(f"{path}, line {line_no}: expected {n} atoms with finite x, y, z")
+                    rows.append((int(rec["Index"]), rec["SMILES"], charges, xyz, props))
     rows.sort(key=lambda r: r[0])
     m = len(rows)
     out = {
@@ -129,8 +132,9 @@ def load_arrays(cache_dir: Path | None = None) -> dict[str, np.ndarray]:
     """All 130,831 molecules as arrays (see parse_qm9pack), from the npz cache (parsed on first use)."""
     path = (cache_dir or default_cache_dir()) / "qm9" / f"qm9pack_arrays_v{_CACHE_VERSION}.npz"
     if not path.exists():
-        arrays = parse_qm9pack()
-        atomic_write(path, lambda tmp: np.savez_compressed(tmp, **arrays))  # a reader sees all of it or none
+        with Progress("QM9: parsing and caching its arrays (once):", stages=True):  # the compression too: ~5 s
+            arrays = parse_qm9pack()
+            atomic_write(path, lambda tmp: np.savez_compressed(tmp, **arrays))  # a reader sees all of it or none
         return arrays
     with np.load(path, allow_pickle=False) as f:
         return {k: f[k] for k in f.files}

@@ -3,9 +3,9 @@
 Molecules, EDM splits, properties and padding are those of `gensci.data.qm9` (see its docstring).
 Bonds (Kekulé: 1, 2, 3) and formal charges come from the 3D structure and the data set's SMILES by
 `gensci.chem.perception.perceive_bonds`; the molecules where that fails (2 of 130,831: their
-geometry's graph is not the SMILES's, see benchmarks/qm9_bonds.md) are left out of every split
-(counted per split in info["excluded"]). Nitro groups, written O=N(=O) in the SMILES, become
-[N+](=O)[O-] (RDKit's normal form); 580 molecules carry charges, each neutral overall.
+geometry's graph is not the SMILES's, see benchmarks/molecules/README.md) are left out of every split
+(counted per split in info["excluded"]). Nitro groups, written `O=N(=O)` in the SMILES, become
+`[N+](=O)[O-]` (RDKit's normal form); 580 molecules carry charges, each neutral overall.
 
 Perception is computed once, in chunks of CHUNK molecules (index order), and cached under
 `<gensci cache>/qm9/perception_v{PERCEPTION_VERSION}_c{CHUNK}/`; a load computes only the chunks
@@ -37,11 +37,12 @@ from gensci.data.base import DataSplits, TensorDictDataset, default_cache_dir, t
 from gensci.data.qm9 import (MAX_ATOMS, N_MOLECULES, QM9_INFO, QM9Data, QM9DataConfig, heavy_atoms_first, limited_rows,
                              load_arrays, molecule_tensors, qm9_info)
 from gensci.files import atomic_write
+from gensci.progress import Progress
 from gensci.spec import DataSpec, TensorSpec, ValueRange
 
 PERCEPTION_VERSION = 1  # bump when perceive_bonds or the cache layout changes
 CHUNK = 2048
-CHARGE_VALUES = (-1, 0, 1)  # the formal charges in QM9 (measured over all molecules, benchmarks/qm9_bonds.md)
+CHARGE_VALUES = (-1, 0, 1)  # the formal charges in QM9 (measured over all molecules, benchmarks/molecules/README.md)
 BOND_TYPES = ("none", "single", "double", "triple")
 BONDED_INFO = QM9_INFO | {"charge_values", "bond_types", "atom_type_marginal", "charge_marginal",
                           "atom_charge_marginal", "bond_type_marginal", "excluded"}
@@ -49,6 +50,14 @@ BONDED_INFO = QM9_INFO | {"charge_values", "bond_types", "atom_type_marginal", "
 
 def perception_dir():
     return default_cache_dir() / "qm9" / f"perception_v{PERCEPTION_VERSION}_c{CHUNK}"
+
+
+def _chunk_path(k: int):
+    return perception_dir() / f"chunk_{k:03d}.npz"
+
+
+def _chunk_size(k: int) -> int:
+    return min(CHUNK, N_MOLECULES - k * CHUNK)
 
 
 def perceive_chunk(arrays: dict[str, np.ndarray], k: int) -> dict[str, np.ndarray]:
@@ -74,12 +83,17 @@ def load_perception(rows: np.ndarray, arrays: dict[str, np.ndarray] | None = Non
     rows = np.asarray(rows, dtype=np.int64)
     out = {"bonds": np.zeros((len(rows), MAX_ATOMS, MAX_ATOMS), np.int8),
            "formal_charges": np.zeros((len(rows), MAX_ATOMS), np.int8), "status": np.zeros(len(rows), np.int8)}
-    for k in np.unique(rows // CHUNK).tolist():
-        path = perception_dir() / f"chunk_{k:03d}.npz"
-        if not path.exists():
-            arrays = load_arrays() if arrays is None else arrays
-            computed = perceive_chunk(arrays, k)
-            atomic_write(path, lambda p, c=computed: np.savez_compressed(p, **c))
+    chunks = np.unique(rows // CHUNK).tolist()
+    missing = [k for k in chunks if not _chunk_path(k).exists()]
+    if missing:  # ~1 ms per molecule: minutes for all of QM9, so say how far it is
+        arrays = load_arrays() if arrays is None else arrays
+        with Progress("QM9 bond perception (once):", sum(_chunk_size(k) for k in missing), unit="molecules") as progress:
+            for k in missing:
+                computed = perceive_chunk(arrays, k)
+                atomic_write(_chunk_path(k), lambda p, c=computed: np.savez_compressed(p, **c))
+                progress.advance(_chunk_size(k))
+    for k in chunks:
+        path = _chunk_path(k)
         sel = rows // CHUNK == k
         with np.load(path, allow_pickle=False) as f:
             for name in out:
@@ -108,7 +122,7 @@ def bonded_tensors(arrays: dict[str, np.ndarray], perception: dict[str, np.ndarr
 
 def marginals(tensors: dict[str, torch.Tensor], n_types: int) -> dict[str, list[float]]:
     """Frequencies over the real atoms (atom types, formal charges in CHARGE_VALUES order, and the two jointly:
-    atom_charge_marginal [type][charge]) and over the unordered pairs of real atoms (bond types incl. "none"), for
+    `atom_charge_marginal[type][charge]`) and over the unordered pairs of real atoms (bond types incl. "none"), for
     marginal priors (MiDi, DiGress)."""
     mask = tensors["node_mask"].bool()
     if not np.isin(tensors["formal_charges"][mask].numpy(), CHARGE_VALUES).all():

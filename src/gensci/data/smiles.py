@@ -35,6 +35,7 @@ from gensci.config import DataConfig
 from gensci.data.base import DataSplits, TensorDictDataset, default_cache_dir
 from gensci.errors import UserError
 from gensci.files import atomic_write
+from gensci.progress import Progress, track
 from gensci.spec import DataSpec, TensorSpec
 
 MOSES_INSTALL = "pip install --no-deps molsets"
@@ -73,7 +74,8 @@ def qm9_canonical_smiles() -> np.ndarray:
         with np.load(path, allow_pickle=False) as f:
             return f["smiles"]
     raw = load_arrays()["smiles"]
-    smiles = np.array([canonical_smiles(s, isomeric=False) or s for s in raw])
+    smiles = np.array([canonical_smiles(s, isomeric=False) or s
+                       for s in track(raw, "canonical SMILES of QM9 (once):", unit="SMILES")])
     atomic_write(path, lambda tmp: np.savez_compressed(tmp, smiles=smiles))
     return smiles
 
@@ -122,9 +124,10 @@ class SmilesData:
 
     @classmethod
     def load(cls, config: SmilesDataConfig) -> DataSplits:
-        smiles = limited(cls.raw_splits(config), config)
-        length = config.max_length or max(len(tokenize(s)) for s in smiles["train"]) + 2
-        vocab = Vocabulary.from_smiles([s for s in smiles["train"] if len(tokenize(s)) + 2 <= length])
+        with Progress(f"{config.name}: reading the SMILES, building the vocabulary:", stages=True):  # MOSES: ~1 min
+            smiles = limited(cls.raw_splits(config), config)
+            length = config.max_length or max(len(tokenize(s)) for s in smiles["train"]) + 2
+            vocab = Vocabulary.from_smiles([s for s in smiles["train"] if len(tokenize(s)) + 2 <= length])
         tensors, skipped = {}, {}
         for split in SPLITS:
             ids, kept = encode_all(smiles[split], vocab, length)
@@ -173,7 +176,7 @@ def limited(splits: dict[str, list[str]], config: SmilesDataConfig) -> dict[str,
 def encode_all(smiles: list[str], vocab: Vocabulary, length: int) -> tuple[np.ndarray, list[str]]:
     """(ids [M, length] int64, the M SMILES kept): those the vocabulary can spell within `length`."""
     rows, kept = [], []
-    for s in smiles:
+    for s in track(smiles, "tokenizing SMILES:", unit="SMILES"):
         ids = vocab.encode(s, length)
         if ids is not None:
             rows.append(ids)
@@ -184,7 +187,7 @@ def encode_all(smiles: list[str], vocab: Vocabulary, length: int) -> tuple[np.nd
 def molecule_properties(smiles: list[str], names=TRAIN_PROPERTIES) -> np.ndarray:
     """[M, len(names)] float32 RDKit properties; NaN rows for SMILES RDKit cannot read."""
     out = np.full((len(smiles), len(names)), np.nan, dtype=np.float32)
-    for i, s in enumerate(smiles):
+    for i, s in enumerate(track(smiles, f"RDKit properties ({', '.join(names)}):", unit="molecules")):
         mol = mol_from_smiles(s)
         if mol is not None:
             out[i] = list(properties(mol, names).values())

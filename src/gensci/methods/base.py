@@ -15,7 +15,8 @@ this interface, never a concrete method:
   "super_resolve" (posterior samples given block means), "impute" (fill the gaps of records:
   `impute(x, observed)`), "classify" (class probabilities of data: `classify(x)`).
 - `sampling_options`: which of `SamplingOptions`' fields apply ("steps", "sampler", "guidance"); batch_size
-  always does.
+  always does. Their defaults live in the method's config, one home each: "steps" -> `sampling_steps`
+  (StepsConfig), "sampler" -> `sampler`; eval.sampling_steps / eval.sampler override them only when set.
 - `__init__(config, info)`: builds the networks from hyper-parameters and the data set's plain
   metadata `info` (shapes, class count, histograms...). No data, no device.
 - `optimizers(train)`: the optimisers by name (default: one AdamW called "main").
@@ -33,9 +34,11 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Protocol
 
 import torch
+from pydantic import Field
 from torch import Tensor, nn
 
 from gensci.config import MethodConfig, TrainConfig
+from gensci.progress import Progress
 from gensci.errors import UserError
 from gensci.spec import Requirements, TensorSpec
 
@@ -67,6 +70,15 @@ class SamplingOptions:
 
 
 DEFAULT_SAMPLE_BATCH = 250
+
+
+class StepsConfig(MethodConfig):
+    """The config of a method that samples in steps (sampling option "steps"): the method owns its default step
+    count, so `gensci sample`, `evaluate`, the report and periodic evaluation sample alike; --steps and
+    eval.sampling_steps override it per call."""
+
+    sampling_steps: int | None = Field(None, ge=1, description="default sampling steps (None: every trained step); "
+                                       "--steps and eval.sampling_steps override it")
 
 
 class Method(nn.Module):
@@ -127,14 +139,24 @@ class Method(nn.Module):
         if per_item and len(condition) != n:
             raise UserError(f"got {len(condition)} conditions for {n} samples")
         parts = []
-        for start in range(0, n, size):
-            b = min(size, n - start)
-            cond = condition[start : start + b] if per_item else condition
-            parts.append(self.sample_batch(b, cond, generator, options))
+        with Progress("sampling:", n, unit="samples") as progress:  # a line every 10 s off a terminal, even mid-batch
+            for start in range(0, n, size):
+                b = min(size, n - start)
+                cond = condition[start : start + b] if per_item else condition
+                parts.append(self.sample_batch(b, cond, generator, options))
+                progress.advance(b)
         return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
 
+    def steps(self, options: SamplingOptions | None) -> int | None:
+        """The steps a call samples with: options.steps, else the config's sampling_steps (None: every trained
+        step; a method without steps: None)."""
+        if options is not None and options.steps is not None:
+            return options.steps
+        return getattr(self.config, "sampling_steps", None)
+
     def describe_sampling(self, options: SamplingOptions) -> dict[str, Any]:
-        """What `options` mean for this method (e.g. {"sampling_steps": 1000, "sampler": "ancestral"}), for reports."""
+        """What `options` mean for this method once its own defaults fill the gaps (e.g. {"sampling_steps": 1000,
+        "sampler": "ancestral"}): what a call with them samples with, for reports and file names."""
         return {}
 
     def sample_batch(self, n: int, condition, generator: torch.Generator | None,

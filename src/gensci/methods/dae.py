@@ -63,7 +63,7 @@ class DAE(Method):
     """Denoising autoencoder (Vincent et al. 2008).
 
     noise="given" (traces, as in Erdmann, Schlüter, Šmída, arXiv:1901.04079): minimise mean (f(x̃) - x)²
-    (or |·| with loss="l1") between the network's output on the noisy input x̃ = batch["input"] [B, C, L]
+    (or |·| with loss="l1") between the network's output on the noisy input x̃ = `batch["input"]` [B, C, L]
     (or [B, D] with net="mlp") and the clean batch["target"]; use `denoise(x)`.
     noise="masking" (records x [B, D], observed [B, D] bool): the module docstring; use `impute(x, observed)`.
 

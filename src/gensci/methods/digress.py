@@ -40,9 +40,8 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor
 
-from gensci.config import MethodConfig
 from gensci.errors import ConfigError, ContractError, UserError
-from gensci.methods.base import Method, SamplingOptions
+from gensci.methods.base import Method, SamplingOptions, StepsConfig
 from gensci.methods.diffusion import discrete
 from gensci.methods.diffusion.samplers import frame_indices, time_grid
 from gensci.methods.edm import n_atoms_distribution
@@ -60,7 +59,7 @@ BOND_ORDER = {"none": 0.0, "single": 1.0, "double": 2.0, "triple": 3.0, "aromati
 Callback = Callable[[int, Tensor, Tensor, float], None]  # (step k, node classes, edge classes, noise level in [0, 1])
 
 
-class DiGressConfig(MethodConfig):
+class DiGressConfig(StepsConfig):
     """Defaults: the published QM9 (no H) model, configs/experiment/qm9_no_h.yaml (9 layers, lambda_train [5, 0]) over
     configs/model/discrete.yaml (widths, 500 steps, cosine, marginal transitions, extra_features "all")."""
 
@@ -81,7 +80,8 @@ class DiGressConfig(MethodConfig):
     edge_weight: float = Field(5.0, ge=0, description="lambda: weight of the edge cross-entropy (lambda_train[0])")
     extra_features: Literal["none", "cycles", "eigenvalues", "all"] = "all"
     molecular_features: bool = Field(True, description="valence and weight features (extra_features_molecular.py)")
-    sampling_steps: int = Field(500, ge=1, description="network calls per sample unless --steps says otherwise")
+    sampling_steps: int = Field(500, ge=1, description="network calls per sample unless --steps or eval.sampling_steps "
+                                "say otherwise (at most timesteps)")
 
 
 class DiGress(Method):

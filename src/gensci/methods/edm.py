@@ -6,7 +6,7 @@ reference code ehoogeboom/e3_diffusion_for_molecules ("the reference" below): en
 qm9/losses.py, qm9/sampling.py.
 
 A molecule of N atoms is z = [x, h]: positions x [N, 3] in the zero-centre-of-mass subspace and features
-h = [one_hot / 4, charges / 10] [N, K + 1] (normalize_factors (1, 4, 10)). The forward process is
+h = `[one_hot / 4, charges / 10]` [N, K + 1] (normalize_factors (1, 4, 10)). The forward process is
 q(z_t | z) = N(alpha_t z, sigma_t^2 I) with centre-of-mass-free noise on x (EDM sec. 3); the EGNN predicts
 the noise eps from (z_t, t). Training minimises the L2 loss on eps (EDM eq. 17, the reference's "l2");
 `log_likelihood` is the full variational bound (EDM eq. 7-11) including log p(N). Schedules, samplers and the
@@ -52,7 +52,7 @@ class EDMConfig(DiffusionConfig):
     aggregation: Literal["sum", "mean"] = "sum"
     noise_schedule: str = Field("polynomial_2", description="a schedule name (methods/diffusion/schedules.py)")
     nll_t_samples: int = Field(8, ge=1, description="times t per molecule in the NLL's diffusion term, one per "
-                                                    "stratum (benchmarks/edm_nll_variance.md)")
+                                                    "stratum (benchmarks/molecules/README.md)")
     nll_t_sampling: Literal["importance", "uniform"] = Field(
         "importance", description="t drawn in proportion to the bound's weight w_t, or uniformly (EDM's reference)")
     normalize_factors: tuple[float, float, float] = Field((1.0, 4.0, 10.0), description="x, one-hot, charges")
@@ -103,7 +103,7 @@ class EDM(Method):
     def describe_sampling(self, options: SamplingOptions) -> dict[str, Any]:
         name = self._sampler_name(options)
         extra = {"sampler_options": self.config.sampler_options[name]} if self.config.sampler_options.get(name) else {}
-        return {"sampling_steps": options.steps or self.config.timesteps, "sampler": name, **extra}
+        return {"sampling_steps": self.steps(options) or self.config.timesteps, "sampler": name, **extra}
 
     def _sampler_name(self, options: SamplingOptions) -> str:
         return check_sampler(options.sampler or self.config.sampler)
@@ -144,7 +144,7 @@ class EDM(Method):
         return torch.cat([remove_mean(x_out - x, node_mask), h_out.to(x.dtype)], -1)
 
     def encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """Batch -> (normalised z = [x, h] [B, N, 3 + F], node_mask [B, N]), in the weights' float dtype."""
+        """Batch -> (normalised z = `[x, h]` [B, N, 3 + F], node_mask [B, N]), in the weights' float dtype."""
         dtype = next(self.net.parameters()).dtype
         mask = batch["node_mask"].to(dtype)
         f = self.config.normalize_factors
@@ -255,7 +255,7 @@ class EDM(Method):
     @torch.no_grad()
     def sample_batch(self, n: int, condition, generator: torch.Generator | None,
                      options: SamplingOptions) -> dict[str, Tensor]:
-        """n molecules, sizes drawn from the training histogram, `options.steps` steps (None: all T) of the
+        """n molecules, sizes drawn from the training histogram, `self.steps(options)` steps (None: all T) of the
         chosen sampler (options.sampler, else config.sampler) then the toolkit's final step: for "ancestral" and
         "ddim" steps + 1 network calls (samplers.network_calls(name, steps) + 1 in general)."""
         if condition is not None:
@@ -271,7 +271,7 @@ class EDM(Method):
         sample_chain; n_atoms defaults to the histogram's mode, 19 for QM9 as the reference uses)."""
         options = options or SamplingOptions()
         n_atoms = int(self.n_atoms_prob.argmax()) if n_atoms is None else int(n_atoms)
-        times = time_grid(self.config.timesteps, options.steps)
+        times = time_grid(self.config.timesteps, self.steps(options))
         keep = frame_indices(len(times), n_frames)
         sample, frames = self._denoise(torch.tensor([n_atoms], device=self.device), options, generator, keep)
         frames[-1] = sample
@@ -285,7 +285,7 @@ class EDM(Method):
         mask = (torch.arange(n_max, device=self.device) < sizes[:, None]).to(dtype)
         b, n, d = shape = (len(sizes), n_max, 3 + self.n_feat)
         z = self.noise(shape, mask, generator, dtype)
-        times = time_grid(self.config.timesteps, options.steps)
+        times = time_grid(self.config.timesteps, self.steps(options))
         frames = [self._decode(z, mask)] if 0 in keep else []
 
         def keep_frame(k, s, z_s):

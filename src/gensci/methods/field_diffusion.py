@@ -9,7 +9,7 @@ conversions, samplers (ancestral, DDIM with eta, Langevin predictor-corrector; `
 `--steps`), classifier-free guidance and posterior sampling (DPS) all come from the diffusion toolkit
 (gensci.methods.diffusion); this file only wires them to the U-Net and the data.
 
-The model's units follow the data set's declared value range (info["value_ranges"]["x"], gensci.ops.ranges):
+The model's units follow the data set's declared value range (`info["value_ranges"]["x"]`, gensci.ops.ranges):
 bounded ranges ([0, 1] images) and two-valued ones (spins +-1) are mapped linearly onto [-1, 1] (DDPM's
 scaling); unbounded or one-sided ranges (fields) are standardised per channel, with info["pixel_mean"] and
 info["pixel_std"] when the data set provides both, else with the first training batch's mean and std (kept with
@@ -248,7 +248,7 @@ class FieldDiffusion(GridMethod):
 
     def describe_sampling(self, options: SamplingOptions) -> dict[str, Any]:
         name = self._sampler(options)
-        out = {"sampling_steps": options.steps or self.config.timesteps, "sampler": name}
+        out = {"sampling_steps": self.steps(options) or self.config.timesteps, "sampler": name}
         if self.config.sampler_options.get(name):
             out["sampler_options"] = self.config.sampler_options[name]
         if self.config.key is not None:
@@ -259,7 +259,7 @@ class FieldDiffusion(GridMethod):
         name = self._sampler(options)
         shape = (n, *self.shape)
         noise = lambda: sample_normal(shape, generator, self.device)  # noqa: E731
-        z = get_sampler(name)(model, noise(), time_grid(self.config.timesteps, options.steps), self.gamma, noise,
+        z = get_sampler(name)(model, noise(), time_grid(self.config.timesteps, self.steps(options)), self.gamma, noise,
                               **self.config.sampler_options.get(name, {}))
         x = final_step(model, z, self.gamma)  # the mean of p(x | z_0): DDPM's noiseless last step
         if not torch.isfinite(x).all():
@@ -269,7 +269,7 @@ class FieldDiffusion(GridMethod):
     @torch.no_grad()
     def sample_batch(self, n: int, condition, generator: torch.Generator | None,
                      options: SamplingOptions) -> dict[str, Tensor]:
-        """n samples {"x": [n, C, S, S]} in the data's units: `options.steps` steps (None: all T) of the chosen
+        """n samples {"x": [n, C, S, S]} in the data's units: `self.steps(options)` steps (None: all T) of the chosen
         sampler, then the final step; guided by `guidance` when a condition is given."""
         model = self.eps_model(self._conditions(condition, n), self._guidance(options))
         return {"x": self.from_model(self._run_sampler(model, n, generator, options))}

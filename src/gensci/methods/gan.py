@@ -14,7 +14,7 @@ Objectives (`GANConfig.objective`), with D's score s = D(x) [B]:
   Both penalties take the input gradient w.r.t. the images on the [-1, 1] scale of those papers
   when the data's range is bounded (see `GAN.penalty`); images are in the data's range elsewhere.
 
-Images follow the data set's declared value range (info["value_ranges"]["x"], gensci.ops.ranges):
+Images follow the data set's declared value range (`info["value_ranges"]["x"]`, gensci.ops.ranges):
 the generator's output goes through a sigmoid onto [low, high] (images in [0, 1]), tanh onto ±1
 (two-valued data) or nothing (unbounded fields).
 
@@ -71,7 +71,7 @@ DEFAULTS: dict[str, tuple[float, float, tuple[float, float]]] = {
     # scale, so k ||grad||^6 ~ 1,500 and the critic's gradient norm ~6,000; Adam's second moment with
     # beta2 = 0.999 remembers that for ~1,000 steps and shrinks every later critic update, while the
     # generator climbs the frozen critic. beta2 = 0.9 forgets it in ~10 steps: with (2e-4, (0.5, 0.9)) or
-    # (1e-4, (0, 0.9)) the estimate turns positive after ~100 steps (benchmarks/wgan_div.md).
+    # (1e-4, (0, 0.9)) the estimate turns positive after ~100 steps (benchmarks/images/README.md).
     "wgan-div": (1e-4, 1e-4, (0.0, 0.9)),
 }
 

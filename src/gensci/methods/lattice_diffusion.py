@@ -24,17 +24,17 @@ Training times (`method.time_alpha`): t = ceil(T u) with u ~ Beta(time_alpha, 1)
 uniform t. Below 1 the low-noise steps are trained more often (time_alpha = 0.5: t <= T/4 a half of the time, not a
 quarter). Their cross-entropy is small, since few sites are noised, so they carry little of a uniform loss's
 gradient; yet on Ising lattices above T_c the network's errors at t <= 0.6 T are what leave the sampled lattices
-too disordered (the exact denoiser swapped in above a switch time: benchmarks/ising_optimal_denoiser.py --switch).
-Trained with time_alpha = 0.5 the network left them as disordered as before (benchmarks/field_targets.md).
+too disordered (the exact denoiser swapped in above a switch time: benchmarks/lattices/ising_optimal_denoiser.py --switch).
+Trained with time_alpha = 0.5 the network left them as disordered as before (benchmarks/lattices/README.md).
 
 Why it exists beside `diffusion` (Gaussian noise on +-1 values): a continuous model of spins is read off by the
 sign of its last clean estimate, which is not a calibrated probability per site; on Ising lattices its fluctuations
-(specific heat, susceptibility) came out too small away from T_c (benchmarks/field_targets.md). Here every step
+(specific heat, susceptibility) came out too small away from T_c (benchmarks/lattices/README.md). Here every step
 draws each site from a probability the network was trained, by cross-entropy, to calibrate.
 
 The U-Net, its condition (class or value, classifier-free guidance on the logits) and self-conditioning (the
 previous step's p(x_0 | x_t) as C x K more input channels, Chen et al. 2022) come from gensci.methods.grid_net.
-Data: x [B, C, S, S] whose value range declares a discrete set of values (info["value_ranges"]["x"]["values"], e.g.
+Data: x [B, C, S, S] whose value range declares a discrete set of values (`info["value_ranges"]["x"]["values"]`, e.g.
 (-1, 1) for spins); a site's state is the index of its value in that sorted set. Samples: {"x": [n, C, S, S]} values.
 """
 
@@ -49,7 +49,7 @@ from pydantic import Field
 from torch import Tensor
 
 from gensci.errors import ConfigError
-from gensci.methods.base import SamplingOptions
+from gensci.methods.base import SamplingOptions, StepsConfig
 from gensci.methods.diffusion import discrete, flow
 from gensci.methods.diffusion.samplers import time_grid
 from gensci.methods.grid_net import (GridMethod, GridNetConfig, augmented, grid_unet, guided, self_condition_estimate,
@@ -57,7 +57,7 @@ from gensci.methods.grid_net import (GridMethod, GridNetConfig, augmented, grid_
 from gensci.ops.grid_symmetries import random_state_permutation
 
 
-class LatticeDiffusionConfig(GridNetConfig):
+class LatticeDiffusionConfig(GridNetConfig, StepsConfig):
     """Defaults: DiGress's T = 500 (configs/model/discrete.yaml) and cosine schedule, the U-Net of grid_net."""
 
     name: Literal["lattice-diffusion"] = "lattice-diffusion"
@@ -71,7 +71,7 @@ class LatticeDiffusionConfig(GridNetConfig):
 
 
 def state_values(info: dict[str, Any]) -> list[float]:
-    """The sorted values a site takes (info["value_ranges"]["x"]["values"]); a ConfigError without a discrete set."""
+    """The sorted values a site takes (`info["value_ranges"]["x"]["values"]`); a ConfigError without a discrete set."""
     values = ((info.get("value_ranges") or {}).get("x") or {}).get("values")
     if not values or len(set(values)) < 2:
         raise ConfigError("lattice-diffusion needs data whose sites take a declared set of values (value range of x "
@@ -146,7 +146,7 @@ class LatticeDiffusion(GridMethod):
 
     # ---- sampling ---------------------------------------------------------------------------------
     def describe_sampling(self, options: SamplingOptions) -> dict[str, Any]:
-        out = {"sampling_steps": options.steps or self.config.timesteps, "sampler": "ancestral (categorical)"}
+        out = {"sampling_steps": self.steps(options) or self.config.timesteps, "sampler": "ancestral (categorical)"}
         if self.config.key is not None:
             out["guidance"] = self._guidance(options)
         return out
@@ -154,11 +154,11 @@ class LatticeDiffusion(GridMethod):
     @torch.no_grad()
     def sample_batch(self, n: int, condition, generator: torch.Generator | None,
                      options: SamplingOptions) -> dict[str, Tensor]:
-        """n lattices {"x": [n, C, S, S]}: `options.steps` ancestral steps (None: all T) from the uniform prior."""
+        """n lattices {"x": [n, C, S, S]}: `self.steps(options)` ancestral steps (None: all T) from the uniform prior."""
         condition = self._conditions(condition, n)
         guidance = self._guidance(options)
         x = discrete.sample_prior(self.uniform, (n, *self.shape), generator)
-        x = self.reverse_chain(x, time_grid(self.config.timesteps, options.steps), self.posterior(condition, guidance),
+        x = self.reverse_chain(x, time_grid(self.config.timesteps, self.steps(options)), self.posterior(condition, guidance),
                                generator)
         return {"x": self.values[x]}
 

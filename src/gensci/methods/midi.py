@@ -25,9 +25,9 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor
 
-from gensci.config import MethodConfig, Section
+from gensci.config import Section
 from gensci.errors import ContractError, UserError
-from gensci.methods.base import Method, SamplingOptions
+from gensci.methods.base import Method, SamplingOptions, StepsConfig
 from gensci.methods.edm import n_atoms_distribution
 from gensci.methods.diffusion.samplers import frame_indices
 from gensci.methods.midi_objectives import Diffusion, FlowMatching, Molecules, Prediction
@@ -77,11 +77,11 @@ class DiffusionConfig(Section):
     loss_weights: LossWeights = LossWeights(positions=3.0, types=0.4, charges=1.0, bonds=2.0)
 
 
-class MiDiConfig(MethodConfig):
+class MiDiConfig(StepsConfig):
     name: Literal["midi"] = "midi"
     objective: Literal["flow", "diffusion"] = "flow"
     hidden_nf: int = Field(128, ge=1, description="BondEGNN node width")
-    # 32: the cheapest width measured that learns (benchmarks/midi_speed.md: at equal training time it beat 64)
+    # 32: the cheapest width measured that learns (benchmarks/molecules/README.md: at equal training time it beat 64)
     message_nf: int = Field(32, ge=1, description="pair message width")
     edge_nf: int = Field(32, ge=1, description="edge (bond) state width")
     n_layers: int = Field(6, ge=1)
@@ -89,7 +89,8 @@ class MiDiConfig(MethodConfig):
     normalization_factor: float = Field(10.0, gt=0, description="message sums divided by this")
     coord_scale: float = Field(QM9_COORDS_STD, gt=0, description="positions are divided by this (Angstrom)")
     self_condition: bool = False
-    sampling_steps: int = Field(100, ge=1, description="network calls per sample unless --steps says otherwise")
+    sampling_steps: int = Field(100, ge=1, description="network calls per sample unless --steps or eval.sampling_steps "
+                                "say otherwise")
     compile: bool = Field(False, description="torch.compile the network (needs a C++ compiler)")
     flow: FlowConfig = FlowConfig()
     diffusion: DiffusionConfig = DiffusionConfig()

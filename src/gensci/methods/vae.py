@@ -67,7 +67,7 @@ class VAEConfig(MethodConfig):
 class VAE(Method):
     """Gaussian (beta-)VAE on images; see the module docstring for the objective.
 
-    Shapes: x [B, C, H, W] in the range info["value_ranges"]["x"] declares; z, mu, logvar [B, L].
+    Shapes: x [B, C, H, W] in the range `info["value_ranges"]["x"]` declares; z, mu, logvar [B, L].
     """
 
     Config = VAEConfig
@@ -167,7 +167,7 @@ class VAE(Method):
 
     # -- training ----------------------------------------------------------------------------
     def train_step(self, batch: dict[str, Tensor], step: int, opt) -> dict[str, float]:
-        """Minimise -E_q[log p(x|z)] + beta KL, averaged over the batch; with per-item weights batch["weight"] [B]
+        """Minimise -E_q[log p(x|z)] + beta KL, averaged over the batch; with per-item weights `batch["weight"]` [B]
         a weighted average (DeepSequence's sequence reweighting, Riesselman et al. 2018, Methods)."""
         recon, kl = self.terms(self.inputs(batch), labels=batch["label"] if self.n_classes else None)
         weight = batch.get("weight")

@@ -93,9 +93,11 @@ def withheld_reason(accuracy: float, chance: float, n_test: int) -> str | None:
 
     skill = (accuracy - chance) / (1 - chance) if chance < 1 else 0.0
     p = binomtest(round(accuracy * n_test), n_test, chance, alternative="greater").pvalue
-    if skill < MIN_SKILL or p >= 0.05:
+    failed = ([f"skill {skill:.2f} < {MIN_SKILL}"] if skill < MIN_SKILL else []) + (
+        [f"one-sided binomial p {p:.2g} >= 0.05"] if p >= 0.05 else [])  # only the conditions that failed
+    if failed:
         return (f"reference network accuracy {accuracy:.3f} on {n_test} held-out images is not clearly above "
-                f"chance {chance:.3f} (skill {skill:.2f} < {MIN_SKILL} or binomial p {p:.2g} >= 0.05)")
+                f"chance {chance:.3f} ({' and '.join(failed)})")
     return None
 
 
@@ -281,7 +283,7 @@ def mode_collapse(duplicate_rate: float, dropped: list[int]) -> bool:
     of it: poor but varied samples are not collapsed.
 
     Measured for 600 images against the first 600 simulated 64x64 test galaxies in the features of
-    the galaxies' reference network (seed 0, held-out accuracy 0.998; benchmarks/mode_collapse_cases.md
+    the galaxies' reference network (seed 0, held-out accuracy 0.998; benchmarks/images/README.md
     has the command):
 
     | samples                        | precision | coverage | duplicate rate | class mix (barred, ell., spiral) | flag |
@@ -311,18 +313,32 @@ def collapse_reason(metrics: dict) -> str:
         parts.append(f"class {k} dropped: {mix[k]:.3f} of the samples vs {real[k]:.3f} of the real images "
                      f"(< 1/{DROP_FACTOR})")
     if parts:
-        return "; ".join(parts)
+        return "; ".join(parts + unjudged_classes(metrics))
     classes = ("no real class dropped" if metrics.get("precision", 1.0) >= MIN_CLASSIFIABLE else
                f"dropped classes not judged (precision {metrics['precision']:.2f} < {MIN_CLASSIFIABLE}: most samples "
                "lie outside the real images' feature manifold, where the reference network's classes mean little)")
-    return f"no collapse: duplicate rate {dup:.3f} <= {MAX_DUPLICATES}, {classes}"
+    return "; ".join([f"no collapse: duplicate rate {dup:.3f} <= {MAX_DUPLICATES}, {classes}", *unjudged_classes(metrics)])
+
+
+def unjudged_classes(metrics: dict) -> list[str]:
+    """Why classes were left out of the dropped-class test although it ran (`dropped_classes`): a faithful generator
+    would have put fewer than MIN_EXPECTED of the n samples in them. Empty when every class was judged."""
+    real, n = metrics.get("class_mix_real") or [], metrics.get("n_samples") or 0
+    if metrics.get("precision", 1.0) < MIN_CLASSIFIABLE:
+        return []  # no class was judged, and the reason says so
+    small = [k for k, r in enumerate(real) if n * r < MIN_EXPECTED]
+    if not small:
+        return []
+    expected = ", ".join(f"class {k}: {n * real[k]:.1f}" for k in small)
+    return [f"not judged for dropping: {expected} of the {n} samples expected from a faithful generator "
+            f"(< {MIN_EXPECTED}; draw more samples to judge them)"]
 
 
 def image_metrics(samples, reference, judge: Judge, labels=None, value_range: ValueRange | None = None) -> dict:
     """All image metrics of `samples` against real `reference` images [N, C, H, W].
 
     Always: pixel_hist_distance (over the declared `value_range`, or the joint range when unbounded),
-    power_spectrum_distance, n_samples, reference_accuracy and reference_chance (the judge's).
+    power_spectrum_distance, n_samples, n_reference, reference_accuracy and reference_chance (the judge's).
     When the judge is clearly above chance (`withheld_reason`): fd_local, kd_local, precision, recall,
     density, coverage, duplicate_rate, c2st_auc, class_mix, class_mix_real, class_mix_distance,
     dropped_classes, mode_collapse (bool), and class_accuracy when the requested `labels` of
@@ -332,7 +348,7 @@ def image_metrics(samples, reference, judge: Judge, labels=None, value_range: Va
     if s.shape[1:] != r.shape[1:]:
         raise ValueError(f"samples {s.shape[1:]} and reference {r.shape[1:]} differ in [C, H, W]")
     out = {"pixel_hist_distance": pixel_hist_distance(s, r, value_range=value_range),
-           "power_spectrum_distance": power_spectrum_distance(s, r), "n_samples": len(s),
+           "power_spectrum_distance": power_spectrum_distance(s, r), "n_samples": len(s), "n_reference": len(r),
            "reference_accuracy": judge.accuracy, "reference_chance": judge.chance}
     reason = judge.withheld_reason()
     if reason:

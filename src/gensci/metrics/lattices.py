@@ -25,7 +25,7 @@ OBSERVABLES = ("abs_m", "energy", "specific_heat", "susceptibility", "binder")
 
 
 def as_spins(x, seed: int = 0) -> np.ndarray:
-    """Values in [-1, 1] [N, L, L] (or [N, 1, L, L]) -> spins ±1 int8: +1 with probability (1 + x)/2.
+    """Values in `[-1, 1]` [N, L, L] (or [N, 1, L, L]) -> spins ±1 int8: +1 with probability (1 + x)/2.
 
     Exact for ±1 input. For values in between it reads x as the spin's mean, as the VAE's Bernoulli
     likelihood of the decoder output does (a tanh generator output likewise). NaN raises."""

@@ -20,6 +20,7 @@ from gensci.chem.molecule import Molecule, as_molecule
 from gensci.metrics.distributions import MoleculeStats, distribution_distances, molecule_stats
 from gensci.metrics.bond_protocol import evaluate_graphs
 from gensci.metrics.molecules import SmilesReference, analyse, evaluate_molecules
+from gensci.progress import Progress
 
 
 @dataclass
@@ -77,16 +78,23 @@ def evaluate_protocols(molecules, reference: MoleculeReference | None = None, ca
     ran, skipped = carried.protocols()
     out: dict = {}
     analysis = None
-    if "edm" in ran:
-        analysis = analyse(mols)
-        out |= evaluate_molecules(mols, reference.smiles, edm_smiles, analysis)
-    if "graph" in ran:
-        out |= evaluate_graphs(mols, reference.graph_smiles, stability=carried.explicit_h)
     own = carried.bonds and reference.stats_own is not None
     ref_stats = reference.stats_own if own else reference.stats_inferred
+    # one line every 10 s off a terminal while a pass runs (QM9's 100,000 molecules take minutes)
+    with Progress(f"measuring {len(mols)} molecules:", len(ran) - (ref_stats is None), unit="protocols",
+                  stages=True) as progress:
+        if "edm" in ran:
+            analysis = analyse(mols)
+            out |= evaluate_molecules(mols, reference.smiles, edm_smiles, analysis)
+            progress.advance()
+        if "graph" in ran:
+            out |= evaluate_graphs(mols, reference.graph_smiles, stability=carried.explicit_h)
+            progress.advance()
+        if ref_stats is not None:
+            bonds = None if own or analysis is None else analysis.bonds
+            out |= distribution_distances(molecule_stats(mols, bonds), ref_stats, geometry=carried.positions)
+            progress.advance()
     if ref_stats is not None:
-        bonds = None if own or analysis is None else analysis.bonds
-        out |= distribution_distances(molecule_stats(mols, bonds), ref_stats, geometry=carried.positions)
         if carried.positions:
             out["distributions_bonds"] = "own" if own else "inferred from distances (EDM)"
     else:

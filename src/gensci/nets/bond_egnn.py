@@ -8,7 +8,7 @@ two changes that make pairs cheap and carry bonds:
 - messages of width `message_nf` < `hidden_nf`: node features enter pairs through per-atom projections (the
   split first layer of gensci.nets.graph.pair_mlp), so each pair costs ~message_nf x (message_nf + edge_nf)
   instead of EGNN's 2 hidden_nf^2 (Semla's "project nodes to a small message width before forming pairs",
-  semla-flow models/semla.py EdgeMessages.node_proj; benchmarks/midi_speed.md measures the gain).
+  semla-flow models/semla.py EdgeMessages.node_proj; benchmarks/molecules/README.md measures the gain).
 One layer on the fully connected graph of real atoms (i != j), r_ij = |x_i - x_j|:
 
     m_ij = phi_m(LN(h)_i, LN(h)_j, LN(e)_ij, rbf(r_ij))               Linear-SiLU-Linear-SiLU, width message_nf

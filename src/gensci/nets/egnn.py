@@ -10,7 +10,7 @@ EquivariantUpdate, coord2diff). One block on the fully connected graph of real a
     h_i <- h_i + phi_h(h_i, sum_j sigmoid(w . m_ij + b) m_ij)           (attention; sum aggregation)
     x_i <- x_i + sum_j (x_i - x_j) / (sqrt(d_ij) + 1) * 15 tanh(phi_x(h_i, h_j, e_ij))
 
-Speed (benchmarks/egnn_speed.md): the first Linear of phi_e and phi_x acts on the concatenation
+Speed (benchmarks/molecules/README.md): the first Linear of phi_e and phi_x acts on the concatenation
 [h_i, h_j, e_ij]; it is computed as W_a h_i + W_b h_j per atom plus W_e e_ij per pair -- the same
 function with a third of the pair FLOPs -- and pairs are formed over real atoms only: "edges" packs
 the real pairs of the batch into an edge list (gather + index_add); "dense" runs [B, N, N, H] tensors
@@ -87,7 +87,7 @@ class EGNN(nn.Module):
         self.norm_constant, self.aggregation = norm_constant, aggregation
         self.normalization_factor, self.compile = normalization_factor, compile
         # "buckets": a dense group costs about as much as this many extra pairs (launch overhead), measured on
-        # CPU at width 256 and scaled with the per-pair work (width^2); see benchmarks/egnn_speed.md
+        # CPU at width 256 and scaled with the per-pair work (width^2); see benchmarks/molecules/README.md
         self.impl, self.group_cost = impl, 200.0 * (256 / hidden_nf) ** 2 if group_cost is None else group_cost
         self.embedding = nn.Linear(in_node_nf, hidden_nf)
         self.embedding_out = nn.Linear(hidden_nf, out_node_nf or in_node_nf)

@@ -4,7 +4,7 @@
   list [E] (gather + index_add instead of [B, N, N, .] tensors: no work on padding pairs).
 - `pair_mlp`: an MLP on the concatenation [h_i, h_j, e_ij] with its first Linear split into per-atom parts
   (W_a h_i + W_b h_j computed once per atom) and a per-pair part (W_e e_ij): the same function with a third
-  of the pair FLOPs (benchmarks/egnn_speed.md).
+  of the pair FLOPs (benchmarks/molecules/README.md).
 - `compiled(fn)`: torch.compile of an unbound `_run`-style function, once per process.
 """
 

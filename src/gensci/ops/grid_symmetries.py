@@ -8,7 +8,7 @@ from torch import Tensor
 
 
 def dihedral(x: Tensor, codes: Tensor) -> Tensor:
-    """Each grid x[i] [C, H, W] turned by codes[i] % 4 quarter turns, then mirrored if codes[i] >= 4."""
+    """Each grid `x[i]` [C, H, W] turned by codes[i] % 4 quarter turns, then mirrored if codes[i] >= 4."""
     out = x.clone()
     for code in range(8):
         sel = codes == code

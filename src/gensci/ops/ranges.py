@@ -1,7 +1,7 @@
 """A network's unconstrained output mapped into a data set's declared value range, and back.
 
 A data set declares the range of each value field (gensci.spec.ValueRange); methods receive it as
-plain data, info["value_ranges"][key] = {"low", "high", "values"} (None = unbounded). `ValueMap`
+plain data, `info["value_ranges"][key]` = {"low", "high", "values"} (None = unbounded). `ValueMap`
 turns that into the output map of a generator or decoder and the rescalings that losses need:
 
 | declared range              | kind      | values(raw)                        | likelihood it suits         |
@@ -38,7 +38,7 @@ class ValueMap:
 
     @classmethod
     def from_range(cls, value_range: Mapping[str, Any] | None) -> "ValueMap":
-        """From info["value_ranges"][key] ({"low", "high", "values"}); None or {} means unbounded."""
+        """From `info["value_ranges"][key]` ({"low", "high", "values"}); None or {} means unbounded."""
         value_range = value_range or {}
         values = value_range.get("values")
         if values:
@@ -60,7 +60,7 @@ class ValueMap:
 
     @classmethod
     def from_info(cls, info: Mapping[str, Any], key: str) -> "ValueMap":
-        """From a data set's info["value_ranges"][key]; a missing entry is an error, not [0, 1]."""
+        """From a data set's `info["value_ranges"][key]`; a missing entry is an error, not [0, 1]."""
         ranges = info.get("value_ranges") or {}
         if key not in ranges:
             raise ValueError(f"info lacks value_ranges[{key!r}]: build the method from the data set's info "

@@ -24,6 +24,7 @@ from gensci.config import ExperimentConfig
 from gensci.data.base import DataSplits
 from gensci.errors import CheckpointError, ConfigError, DivergenceError
 from gensci.methods.base import Method, to_device
+from gensci.progress import Progress
 from gensci.train import distributed as dist_utils
 from gensci.train.batches import EpochBatches, fetch
 from gensci.train.checkpoint import all_finite, load_checkpoint, load_newest_readable, save_checkpoint
@@ -213,8 +214,9 @@ class Trainer:
         self._clock = _Clock(self.state.elapsed, self.state.step)
         self._time_spent = 0.0
         stopped_by = "max_steps"
-        with _progress(self.dist.is_main and self.train.progress, self.train.max_steps, self.state.step) as bar, \
-                _sigterm_as_interrupt():
+        # a bar on a terminal, plain lines every 10 s in a log (gensci.progress); --quiet: nothing
+        with Progress("step", self.train.max_steps, rate_unit="steps", completed=self.state.step, clock=time.monotonic,
+                      enabled=self.dist.is_main and self.train.progress) as bar, _sigterm_as_interrupt():
             for note in self.notes:
                 bar.note(note)
             self._bar = bar
@@ -266,6 +268,7 @@ class Trainer:
         self.state.batch_in_epoch += 1
         self.state.elapsed = self._clock.elapsed()
         self._clock.add(logs)
+        self._bar.update(self.state.step)
         if self.state.step % self.train.log_every == 0 or self.state.step == self.train.max_steps:
             self._log(lr)
         if self.train.eval_every and self.state.step % self.train.eval_every == 0:
@@ -282,7 +285,7 @@ class Trainer:
         if self.stepper.non_finite:
             row["non_finite_grads"] = self.stepper.non_finite
         self.log.write(row)
-        self._bar.update(self.state.step, logs.get("loss", float("nan")), rate)
+        self._bar.update(self.state.step, loss=logs.get("loss", float("nan")))
 
     def periodic_eval(self) -> None:
         if self.evaluate is None:
@@ -359,41 +362,6 @@ class _Clock:
         self.sums.clear()
         self.count, self.last_time, self.last_step = 0, now, step
         return self.last_logs, rate
-
-
-class _Progress:
-    def __init__(self, enabled: bool, total: int | None, start: int):
-        self.enabled = enabled
-        self.progress = None
-        if enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.progress = Progress(
-                TextColumn("step {task.completed}" + (f"/{total}" if total else "")),
-                BarColumn(),
-                TextColumn("loss {task.fields[loss]:.4g}"),
-                TextColumn("{task.fields[rate]:.2f} steps/s"),
-                TimeElapsedColumn(),
-            )
-            self.task = self.progress.add_task("train", total=total, completed=start, loss=float("nan"), rate=0.0)
-
-    def update(self, step: int, loss: float, rate: float) -> None:
-        if self.progress is not None:
-            self.progress.update(self.task, completed=step, loss=loss, rate=rate)
-
-    def note(self, text: str) -> None:
-        if self.progress is not None:
-            self.progress.console.print(text)
-
-
-@contextmanager
-def _progress(enabled: bool, total: int | None, start: int):
-    p = _Progress(enabled, total, start)
-    if p.progress is None:
-        yield p
-        return
-    with p.progress:
-        yield p
 
 
 @contextmanager

@@ -16,7 +16,7 @@ def plot_rmse_grid(rmse: dict[str, dict[str, dict[float, tuple[float, float, flo
                    title: str = "") -> Path:
     """One panel per mechanism, RMSE against the missing rate, one line per imputer with its interval.
 
-    rmse[mechanism][imputer][rate] -> (RMSE on the hidden entries in train-split standard deviations, low, high)."""
+    `rmse[mechanism][imputer][rate]` -> (RMSE on the hidden entries in train-split standard deviations, low, high)."""
     mechanisms = list(rmse)
     fig, axes = plt.subplots(1, len(mechanisms), figsize=(4.2 * len(mechanisms), 3.4), sharey=True, squeeze=False)
     for ax, mech in zip(axes[0], mechanisms):

@@ -9,22 +9,24 @@ may import data, methods, metrics and viz.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from gensci.config import ExperimentConfig, load_config
+from gensci.config import EvalConfig, ExperimentConfig, load_config
 from gensci.data.base import DataSplits, ranges_as_info
 from gensci.errors import UserError
 from gensci.methods.base import Method, SamplingOptions
 from gensci.spec import DataSpec, check_fit
-from gensci.viz.report import ReportSection
+from gensci.viz.report import Headline, ReportSection, Verdict, verdict_section
 
-__all__ = ["EvalOptions", "ReportSection", "Run", "SampleOptions", "Workflow", "build_method", "check_run_fits",
-           "data_spec", "load_data", "workflow_for"]
+__all__ = ["EvalOptions", "Headline", "ReportSection", "Run", "SampleOptions", "Verdict", "Workflow", "build_method",
+           "check_run_fits", "data_spec", "eval_sampling", "evaluation_name", "load_data",
+           "periodic_sampling", "workflow_for"]
 
 
 @dataclass
@@ -48,7 +50,12 @@ class SampleOptions:
     optimize: str | None = None  # SMILES models: latent optimisation of this property
     search: str = "gradient"  # with optimize: "gradient" (ascent on the property head) or "bo" (Bayesian optimisation)
 
+    def __post_init__(self) -> None:
+        if self.until_stable and not self.chain:  # it retries chains: without one it would be silently ignored
+            raise UserError("--until-stable retries the denoising chain until its molecule is stable: give --chain too")
+
     def sampling(self) -> SamplingOptions:
+        """What the call gives; None leaves the method's own default (method.sampling_steps, method.sampler)."""
         return SamplingOptions(self.steps, self.sampler, self.batch_size, self.guidance)
 
 
@@ -65,18 +72,55 @@ class EvalOptions:
     mask: Path | None = None  # with input: the observed pixels (1)
     measurement_noise: float | None = None  # with input: the measurement noise std in the data's units
 
-    def sampling(self, eval_config=None) -> SamplingOptions:
-        """Options given here, else the run's eval section (sampling_steps, batch_size)."""
-        steps = self.steps or (eval_config.sampling_steps if eval_config is not None else None)
-        batch = self.batch_size or (eval_config.batch_size if eval_config is not None else None)
-        return SamplingOptions(steps, self.sampler, batch, self.guidance)
+    def sampling(self, eval_config: EvalConfig | None = None) -> SamplingOptions:
+        """Options given here, else the run's eval overrides where set (eval_sampling)."""
+        given = SamplingOptions(self.steps, self.sampler, self.batch_size, self.guidance)
+        return given if eval_config is None else eval_sampling(eval_config, given)
+
+
+def eval_sampling(eval_config: EvalConfig, given: SamplingOptions | None = None) -> SamplingOptions:
+    """How `evaluate`, the report and periodic evaluation sample: what the call gives (--steps, --sampler,
+    --batch-size, --guidance), else the run's eval overrides where set (eval.sampling_steps, eval.sampler),
+    else None, i.e. the method's own default (method.sampling_steps, method.sampler), which is also what
+    `gensci sample` uses. One place for the rule, so they never drift apart."""
+    given = given or SamplingOptions()
+    return SamplingOptions(_first(given.steps, eval_config.sampling_steps), _first(given.sampler, eval_config.sampler),
+                           _first(given.batch_size, eval_config.batch_size), given.guidance)
+
+
+def periodic_sampling(method: Method, eval_config: EvalConfig) -> SamplingOptions:
+    """Periodic evaluation's sampling: as evaluate's (eval_sampling), with at most eval.periodic_sampling_steps
+    steps when that is set (quick evaluations while training, e.g. 100 strided steps of EDM's 1000)."""
+    options = eval_sampling(eval_config)
+    cap = eval_config.periodic_sampling_steps
+    if cap is None or "steps" not in method.sampling_options:
+        return options
+    steps = method.describe_sampling(options).get("sampling_steps")
+    return replace(options, steps=min(cap, int(steps)) if steps else cap)
+
+
+def evaluation_name(n: int, described: dict, seed: int, suffix: str, checkpoint: str | None = None) -> str:
+    """A per-evaluation output name: the checkpoint (best, last, a shipped name), n, the method's sampling
+    description and the seed, so two evaluations of one run never overwrite each other's samples."""
+    parts = ["evaluation", checkpoint, f"n{n}", described.get("sampler"), described.get("sampling_steps") and
+             f"steps{described['sampling_steps']}", f"seed{seed}"]
+    # sampler descriptions may hold spaces and brackets: keep file names to letters, digits, '.', '_', '-'
+    return "_".join(re.sub(r"[^A-Za-z0-9._]+", "-", str(p)).strip("-") for p in parts if p) + suffix
+
+
+def _first(*values):
+    return next((v for v in values if v is not None), None)
 
 
 class Run:
-    """A run directory: config.yaml, metrics.jsonl, checkpoints/, samples/, figures/, report.html."""
+    """A run directory: config.yaml, metrics.jsonl, checkpoints/, samples/, figures/, report.html.
 
-    def __init__(self, path: str | Path):
+    `out`: where evaluation.json, samples/ and figures/ are written (default: the run directory itself), so that
+    a command given `--out` writes there and nowhere else."""
+
+    def __init__(self, path: str | Path, out: str | Path | None = None):
         self.path = Path(path)
+        self.out = Path(out) if out is not None else self.path
         if not (self.path / "config.yaml").exists():
             raise UserError(f"{self.path} is not a run directory (no config.yaml); give a run made by `gensci train`")
 
@@ -90,11 +134,11 @@ class Run:
 
     @property
     def samples_dir(self) -> Path:
-        return _mkdir(self.path / "samples")
+        return _mkdir(self.out / "samples")
 
     @property
     def figures_dir(self) -> Path:
-        return _mkdir(self.path / "figures")
+        return _mkdir(self.out / "figures")
 
     @cached_property
     def data(self) -> DataSplits:
@@ -117,6 +161,14 @@ class Run:
         if not f.exists():
             return []
         return [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+
+    def provenance(self) -> dict[str, Any]:
+        """Where the weights come from, for the report's header: source, steps and training_minutes (the last
+        training row of metrics.jsonl; its time counts every session of a resumed run)."""
+        train = [r for r in self.history() if r.get("kind") == "train"]
+        last = train[-1] if train else {}
+        minutes = last["time"] / 60 if isinstance(last.get("time"), (int, float)) else None
+        return {"source": "training run", "steps": last.get("step"), "training_minutes": minutes}
 
     def checkpoint_path(self, which: str = "auto") -> Path:
         """checkpoints/best.pt (kept by periodic evaluation) or last.pt; "auto": best when it exists."""
@@ -168,10 +220,10 @@ class Workflow:
         return None
 
     def sample(self, run: Run, options: SampleOptions) -> list[Path]:
-        raise NotImplementedError(f"sampling is not available for {self.domain} runs")
+        raise UserError(f"`gensci sample` is not available for {self.domain or 'this'} runs ({run.path})")
 
     def evaluate(self, run: Run, options: EvalOptions) -> dict[str, Any]:
-        raise NotImplementedError(f"evaluation is not available for {self.domain} runs")
+        raise UserError(f"`gensci evaluate` is not available for {self.domain or 'this'} runs ({run.path})")
 
     def report(self, run: Run, metrics: dict[str, Any]) -> list[ReportSection]:
         """Report sections beyond the common ones (config, loss curves), figures written to run.figures_dir."""
@@ -180,6 +232,32 @@ class Workflow:
     def headline(self, metrics: dict[str, Any]) -> dict[str, Any]:
         """The few figures `gensci demo` prints."""
         return metrics
+
+    # -- the verdict: the report's first section, and the `verdicts` of `gensci evaluate --json` -----------------
+    def headlines(self, metrics: dict[str, Any]) -> list[Headline]:
+        """The verdict table's rows: the headline figures with their n and interval, beside the data's, baselines'
+        and published figures (gensci.workflows.verdicts.measured). Default: `headline` without intervals."""
+        return [Headline(k, v) for k, v in self.headline(metrics).items() if not isinstance(v, (dict, list))]
+
+    def verdicts(self, metrics: dict[str, Any]) -> list[Verdict]:
+        """The judgements of an evaluation, each with its reason in words. Default: every headline figure with an
+        interval against its published figure; domains add their own (mode collapse, bins within 2 sigma, ...)."""
+        from gensci.workflows.verdicts import against_published
+
+        return [v for v in map(against_published, self.headlines(metrics)) if v is not None]
+
+    def verdict_text(self, metrics: dict[str, Any]) -> str:
+        """What the verdict table was measured on (sample, steps, protocol), in a sentence or two (HTML)."""
+        return ""
+
+    def verdict_parts(self, metrics: dict[str, Any]) -> list[ReportSection]:
+        """Tables that belong under the verdict (per condition, per temperature)."""
+        return []
+
+    def verdict(self, metrics: dict[str, Any]) -> ReportSection:
+        """The report's first section: verdicts, headline table, `verdict_parts` (gensci.viz.report)."""
+        return verdict_section(self.headlines(metrics), self.verdicts(metrics), self.verdict_text(metrics),
+                               self.verdict_parts(metrics))
 
     def compare_table(self, runs: list["Run"], metrics: list[dict]) -> ReportSection:
         """`gensci compare`: one row per run, the scalar measurements as columns."""

@@ -5,7 +5,7 @@ cosmology by their power spectrum, pixel PDF, Minkowski functionals and peak cou
 Keys of `gensci evaluate`: power_spectrum_within_2sigma, pdf_within_2sigma, minkowski_within_2sigma,
 peak_counts_within_2sigma (fractions of bins, all conditions pooled; ~0.95 for a second draw of the
 data), pixel_ks and pixel_w1 (pooled pixel values, mean over conditions; w1 in convergence units),
-and by_condition with the same keys per cosmology.
+by_condition with the same keys per cosmology, and <key>_n_bins: the bins behind each fraction.
 """
 
 from __future__ import annotations
@@ -32,12 +32,26 @@ def condition_name(info: dict[str, Any], key: int) -> str:
 class FieldWorkflow(PerConditionWorkflow):
     domain = "fields"
     headline_keys = (*VERDICTS, "pixel_ks", "pixel_w1")
+    within_keys = {"power_spectrum_within_2sigma": "power-spectrum", "pdf_within_2sigma": "pixel-PDF",
+                   "minkowski_within_2sigma": "Minkowski (V0, V1, V2)", "peak_counts_within_2sigma": "peak-count"}
+
+    def verdict_parts(self, metrics: dict[str, Any]) -> list[ReportSection]:
+        """The same fractions per cosmology (metrics["by_condition"])."""
+        by = metrics.get("by_condition") or {}
+        if len(by) < 2:
+            return []
+        columns = [*VERDICTS, "pixel_ks", "pixel_w1"]
+        return [ReportSection("Per cosmology", "Fractions of bins within 2σ, and the pooled pixels' KS and W1, per "
+                              "cosmology of the test split.", table={c: {k: v.get(k) for k in columns} for c, v in by.items()},
+                              columns=columns, role="verdict")]
 
     def measure(self, generated, real, data: DataSplits, raw) -> tuple[dict[str, Any], dict[int, Any]]:
         pixel = float(data.info["pixel_arcmin"])
         details = {c: field_metrics(generated[c], real[c], pixel) for c in real}
         metrics: dict[str, Any] = {k: pooled_fraction([details[c][1][s] for c in details for s in stats])
                                    for k, stats in VERDICTS.items()}
+        metrics |= {f"{k}_n_bins": int(sum(details[c][1][s].within.size for c in details for s in stats))
+                    for k, stats in VERDICTS.items()}  # the n behind each fraction (the verdict's interval)
         for k in ("pixel_ks", "pixel_w1"):
             metrics[k] = float(np.mean([details[c][0][k] for c in details]))
         metrics["by_condition"] = {condition_name(data.info, c): details[c][0] for c in details}

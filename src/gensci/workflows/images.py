@@ -16,7 +16,6 @@ Serrà et al. 2020's correction of the likelihood's bias towards simple images; 
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Any
@@ -29,9 +28,11 @@ from gensci.data.base import DataSplits, config_digest
 from gensci.errors import UserError
 from gensci.files import atomic_write
 from gensci.methods.base import Method, SamplingOptions
-from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, Workflow
+from gensci.workflows.base import (EvalOptions, Headline, ReportSection, Run, SampleOptions, Verdict, Workflow,
+                                   eval_sampling, evaluation_name, periodic_sampling)
 from gensci.workflows.reference_net import ReferenceNet
 from gensci.workflows.reference_net import reference_net as trained_reference_net
+from gensci.workflows.verdicts import measured
 
 HEADLINE = ("fd_local", "kd_local", "coverage", "duplicate_rate", "mode_collapse", "class_accuracy", "elbo", "anomaly_auroc",
             "anomaly_auroc_complexity", "reference_accuracy", "feature_metrics_withheld")
@@ -57,6 +58,13 @@ METRIC_NOTES = {
     "reference_accuracy": "held-out accuracy of the reference classifier whose features the metrics use",
     "reference_chance": "the most frequent class's share of those held-out images (chance accuracy)",
 }
+VERDICT_KEYS = ("fd_local", "kd_local", "precision", "recall", "coverage", "duplicate_rate", "c2st_auc",
+                "class_accuracy", "elbo", "anomaly_auroc", "anomaly_auroc_complexity", "pixel_hist_distance",
+                "power_spectrum_distance")
+PROPORTIONS = {"precision", "recall", "coverage", "duplicate_rate", "class_accuracy"}  # fractions of n images
+# what a second draw of real images scores (gensci.metrics.images): coverage 1 - 2^-5 for large n (Naeem et al. 2020,
+# Sec. 4), duplicate rate 0.01 by construction (duplicate_rate), c2st AUC 0.5 (indistinguishable sets)
+REAL_DATA = {"coverage": 0.97, "duplicate_rate": 0.01, "c2st_auc": 0.5}
 REFERENCE_STEPS: int | None = None  # reference-net training steps (None: reference_net's default; tests lower it)
 _REF_NETS: dict[tuple[str, int | None], ReferenceNet] = {}  # per-process cache (also cached on disk)
 
@@ -111,16 +119,19 @@ def draw(method: Method, n: int, seed: int = 0, options: SamplingOptions | None 
 
 
 def write_samples(run: Run, options: SampleOptions, x: torch.Tensor, labels: torch.Tensor | None,
-                  arrays: dict[str, np.ndarray] | None = None, span: tuple[float, float] | None = None) -> list[Path]:
+                  arrays: dict[str, np.ndarray] | None = None, span: tuple[float, float] | None = None,
+                  grid: int | None = None) -> list[Path]:
     """Write samples x [n, C, H, W] as RUN/samples/samples[_classK].npz (or options.out) with keys
     "images", "labels" (conditional models) and any `arrays` (e.g. the condition values, physical
-    units), and a PNG grid beside it (one row per class when the labels cycle over the classes)."""
+    units), and a PNG grid beside it (one row per class when the labels cycle over the classes; at most
+    `grid` images without labels)."""
     from gensci.viz.images import grid_per_class, image_grid
 
     stem = "samples" if options.class_label is None else f"samples_class{options.class_label}"
     out = Path(options.out) if options.out is not None else run.samples_dir / f"{stem}.npz"
     if out.is_dir() or out.suffix == "":
         out = out / f"{stem}.npz"
+    out = out.with_suffix(".npz")  # numpy appends .npz to any other name: the file would not be where it is said
     content = {"images": x.numpy()} | ({"labels": labels.numpy()} if labels is not None else {}) | (arrays or {})
     atomic_write(out, lambda tmp: np.savez_compressed(tmp, **content))
     png = out.with_suffix(".png")
@@ -129,15 +140,19 @@ def write_samples(run: Run, options: SampleOptions, x: torch.Tensor, labels: tor
         grid_per_class(x, labels, names, png, per_class=min(8, max(1, len(x) // len(names))), span=span)
     else:
         title = f"class {options.class_label}: {names[options.class_label]}" if options.class_label is not None else ""
-        image_grid(x, png, nrow=8, title=title, span=span)
+        image_grid(x[:grid], png, nrow=8, title=title, span=span)
     return [out, png]
 
 
-def default_sampling(method: Method, config: ExperimentConfig) -> SamplingOptions:
-    """The run's eval section as sampling options (steps only for methods that take them): periodic evaluation,
-    report and compare figures draw with the preset's sampling steps, not a diffusion model's full T."""
-    steps = config.eval.sampling_steps if "steps" in method.sampling_options else None
-    return SamplingOptions(steps=steps, batch_size=config.eval.batch_size)
+def write_evaluation_samples(run: Run, options: EvalOptions, described: dict[str, Any], fake: torch.Tensor,
+                             labels: torch.Tensor | None, real: torch.Tensor) -> list[Path]:
+    """The images an evaluation measured, to look at: an npz of all and a PNG grid (8 per class, or the first
+    64), named by checkpoint, n, sampler, steps and seed (evaluation_name), on the real images' display scale."""
+    from gensci.metrics.images import pixel_span
+
+    name = evaluation_name(len(fake), described, options.seed, ".npz", run.checkpoint_path(options.checkpoint).stem)
+    span = pixel_span(value_range(run.data), real, fake)
+    return write_samples(run, SampleOptions(out=run.samples_dir / name), fake, labels, span=span, grid=64)
 
 
 def images_of(split, classes=None, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -202,7 +217,7 @@ class ImageWorkflow(Workflow):
 
         n = min(config.eval.periodic_n_samples, 200)
         real, real_y = images_of(data.valid, trained_classes(data.info), n)
-        fake, _ = draw(method, len(real), seed=0, options=default_sampling(method, config))
+        fake, _ = draw(method, len(real), seed=0, options=periodic_sampling(method, config.eval))
         out = {"pixel_hist_distance": pixel_hist_distance(fake, real, value_range=value_range(data))}
         judge = reference_net(data, config).judge()
         if judge.withheld_reason() is None:
@@ -232,6 +247,7 @@ class ImageWorkflow(Workflow):
         metrics |= method.describe_sampling(sampling)
         if "elbo" in method.capabilities:
             metrics.update(vae_metrics(method, data, options.seed, sampling.batch_size or cfg.eval.batch_size))
+        metrics["sample_files"] = [str(p) for p in write_evaluation_samples(run, options, metrics, fake, labels, real)]
         return {k: v for k, v in metrics.items() if not (isinstance(v, float) and np.isnan(v))}
 
     def sample(self, run: Run, options: SampleOptions) -> list[Path]:
@@ -253,13 +269,9 @@ class ImageWorkflow(Workflow):
         method, data, fig = run.method(), run.data, run.figures_dir
         names = data.info.get("class_names") or []
         real, real_y = images_of(data.test, trained_classes(data.info))
-        fake, labels = draw(method, min(len(real), 512), seed=0, options=default_sampling(method, run.config))
+        fake, labels = draw(method, min(len(real), 512), seed=0, options=eval_sampling(run.config.eval))
         span = pixel_span(value_range(data), real, fake)  # one display scale for real and generated images
-        sections = [collapse_section(metrics), ReportSection(
-            "Image metrics", "Measured on generated vs real test images; fd/kd, precision ... c2st in the reference "
-            "network's features.",
-            table={k: {"value": metrics[k], "meaning": METRIC_NOTES.get(k, "")} for k in COMPARE if k in metrics},
-            columns=["value", "meaning"])]
+        sections = []
         if labels is not None:
             grid = grid_per_class(fake, labels, names, fig / "samples_per_class.png", title="samples, one row per class",
                                   span=span)
@@ -287,6 +299,48 @@ class ImageWorkflow(Workflow):
     def headline(self, metrics: dict[str, Any]) -> dict[str, Any]:
         return {k: metrics[k] for k in HEADLINE if k in metrics}
 
+    def headlines(self, metrics: dict[str, Any]) -> list[Headline]:
+        """The image metrics with their n (samples, or real test images for coverage and recall; the smaller of
+        the two for the duplicate rate, which subsamples both) and Wilson intervals for the proportions; beside
+        them what real images score (the calibrations in gensci.metrics.images)."""
+        n, n_real = metrics.get("n_samples"), metrics.get("n_reference")
+        sizes = {"coverage": n_real, "recall": n_real, "duplicate_rate": min(n or 0, n_real or 0) or None}
+        rows = []
+        for key in VERDICT_KEYS:
+            row = measured(metrics, key, n=sizes.get(key, n), proportion=key in PROPORTIONS, data=REAL_DATA.get(key),
+                           note=METRIC_NOTES.get(key, ""))
+            if row is not None:
+                rows.append(row)
+        for row in rows:
+            if row.name == "class_accuracy":  # the reference network on real held-out images: the data's own figure
+                row.data = metrics.get("reference_accuracy")
+        return rows
+
+    def verdicts(self, metrics: dict[str, Any]) -> list[Verdict]:
+        """Whether the feature metrics could be trusted (the reference network's skill), and mode collapse with
+        its reason (duplicates, dropped classes, and the classes that could not be judged)."""
+        from gensci.metrics.images import collapse_reason
+
+        out = []
+        if "reference_accuracy" in metrics:
+            judge = (f"held-out accuracy {metrics['reference_accuracy']:.3f} against chance "
+                     f"{metrics['reference_chance']:.3f}")
+            withheld = metrics.get("feature_metrics_withheld")
+            out.append(Verdict("reference_network", "feature metrics withheld" if withheld else "trusted",
+                               None if withheld else True, withheld or judge))
+        if "duplicate_rate" in metrics or "feature_metrics_withheld" in metrics:
+            collapsed = metrics.get("mode_collapse")
+            outcome = "MODE COLLAPSE" if collapsed else ("not measured" if collapsed is None else "no collapse")
+            out.append(Verdict("mode_collapse", outcome, None if collapsed is None else not collapsed,
+                               collapse_reason(metrics)))
+        return out
+
+    def verdict_text(self, metrics: dict[str, Any]) -> str:
+        return (f"{metrics.get('n_samples', '?')} generated images against {metrics.get('n_reference', '?')} real test "
+                "images; feature metrics in the reference network's features (trained on this data set: comparable "
+                "only between runs on the same data and reference seed). Mode collapse is about diversity only; "
+                "fidelity (precision, fd/kd, c2st) is reported beside it.")
+
     def compare_table(self, runs: list[Run], metrics: list[dict]) -> ReportSection:
         return compare_runs(runs, metrics)
 
@@ -300,7 +354,7 @@ class ImageWorkflow(Workflow):
         out_dir = Path(out_dir) if out_dir is not None else runs[0].path.parent / "compare_figures"
         data = runs[0].data
         real, _ = images_of(data.test, trained_classes(data.info))
-        fakes = {_name(r, runs): draw(m, min(len(real), 256), seed=0, options=default_sampling(m, r.config))[0]
+        fakes = {_name(r, runs): draw(m, min(len(real), 256), seed=0, options=eval_sampling(r.config.eval))[0]
                  for r in runs for m in [r.method()]}
         span = pixel_span(value_range(data), real, *fakes.values())
         grids = [image_grid(x[:32], out_dir / f"samples_{name.replace('/', '_')}.png", title=name, span=span)
@@ -325,23 +379,6 @@ def compare_runs(runs: list[Run], metrics: list[dict]) -> ReportSection:
     collapsed = [name for name, row in rows.items() if row.get("mode_collapse")]
     text += f"Mode collapse in: <b>{', '.join(collapsed)}</b>." if collapsed else "No run is flagged for mode collapse."
     return ReportSection("Runs side by side", text, table=rows, columns=columns)
-
-
-def collapse_section(metrics: dict[str, Any]) -> ReportSection:
-    """The mode-collapse verdict (diversity: duplicates, dropped classes), shown prominently (a red flag
-    when raised) with its reason, and the fidelity figures beside it (not part of the flag)."""
-    from gensci.metrics.images import collapse_reason
-
-    judge = (f"Reference network: held-out accuracy {metrics['reference_accuracy']:.3f}, chance "
-             f"{metrics['reference_chance']:.3f}. " if "reference_accuracy" in metrics else "")
-    if "duplicate_rate" not in metrics and "feature_metrics_withheld" not in metrics:
-        return ReportSection("Mode collapse", judge + "Not measured.")
-    reason = html.escape(collapse_reason(metrics))
-    text = f"<span class='flag'>MODE COLLAPSE: {reason}</span>" if metrics.get("mode_collapse") else reason[:1].upper() + reason[1:] + "."
-    if "precision" in metrics:
-        text += (f" Fidelity, reported apart from the flag: precision {metrics['precision']:.3f} (0.96 for real images), "
-                 f"fd_local {metrics['fd_local']:.3g}, kd_local {metrics['kd_local']:.3g}, c2st AUC {metrics['c2st_auc']:.3f}.")
-    return ReportSection("Mode collapse", f"{judge}{text}")
 
 
 def _two_classes(labels: torch.Tensor) -> tuple[int, int]:

@@ -31,6 +31,7 @@ from gensci.errors import InputFileError, UserError
 from gensci.metrics.inpainting import hidden_rmse, inpainting_metrics
 from gensci.ops.kriging import (biharmonic_fill, gaussian_conditional, lognormal_conditional, mean_fill,
                                periodic_covariance)
+from gensci.viz.report import Verdict, verdicts_html
 from gensci.workflows.base import EvalOptions, ReportSection, Run
 from gensci.workflows.posterior import posterior_method, read_images, read_mask
 
@@ -88,17 +89,46 @@ def lognormal_bounds(info: dict[str, Any], truth, mask, train, sigma_y: float, k
     return {"lognormal_inpainting_rmse": rmse, "exact_posterior_rmse_at_k": float(np.sqrt(rmse**2 + spread**2 / k))}
 
 
+def inpainting_verdicts(metrics: dict[str, Any]) -> list[Verdict]:
+    """The benchmark's judgements: the posterior mean against the classical fills on the same hidden pixels, and
+    the samples' 90 % intervals against a calibrated sampler's coverage at the same K."""
+    out = []
+    rmse, base = metrics.get("inpainting_rmse"), metrics.get("baseline_inpainting_rmse")
+    where = (f"{metrics.get('n_maps')} maps, {100 * metrics.get('masked_fraction', float('nan')):.0f} % of pixels "
+             f"hidden, K = {metrics.get('samples_per_map')} samples per map; no interval (per-map errors not kept)")
+    if rmse is not None and base is not None:
+        others = ", ".join(f"{name} {metrics[key]:.4g}" for key, name in (
+            ("biharmonic_inpainting_rmse", "biharmonic"), ("mean_fill_rmse", "mean fill"),
+            ("lognormal_inpainting_rmse", "exact posterior mean (lognormal)"),
+            ("exact_posterior_rmse_at_k", "mean of K exact posterior draws")) if key in metrics)
+        reason = f"RMSE {rmse:.4g} against the Gaussian conditional mean's {base:.4g}; {others}; {where}"
+        outcome = "better than the Gaussian baseline" if rmse < base else "not better than the Gaussian baseline"
+        out.append(Verdict("inpainting_rmse", outcome, rmse < base, reason))
+    cov, calibrated = metrics.get("coverage_90"), metrics.get("coverage_90_if_calibrated")
+    if cov is not None and calibrated is not None:
+        side = ("intervals too narrow (over-confident)" if cov < calibrated else
+                "intervals too wide (under-confident)" if cov > calibrated else "calibrated")
+        out.append(Verdict("coverage_90", side, None,
+                           f"{cov:.3f} of hidden pixels inside the samples' 5-95 % interval; a calibrated sampler with "
+                           f"the same K covers {calibrated:.3f}; the Gaussian posterior's ±1.645σ covers "
+                           f"{metrics.get('baseline_coverage_90', float('nan')):.3f}"))
+    return out
+
+
 def inpainting_section(run: Run) -> list[ReportSection]:
-    """The report's section for the last inpainting benchmark of the run (RUN/inpainting.json), if any."""
-    path = run.path / "inpainting.json"
+    """The report's section for the last inpainting benchmark of the run (RUN/inpainting.json), if any: its
+    verdicts first, then the figure, then every key (folded)."""
+    path = run.out / "inpainting.json"
     if not path.exists():
         return []
     metrics = json.loads(path.read_text())
     figure = Path(metrics.get("figure", ""))
     table = {k: v for k, v in metrics.items() if k != "figure" and not isinstance(v, (dict, list))}
     return [ReportSection(
-        "Inpainting benchmark", "`gensci evaluate RUN --input MAPS --mask MASK`: posterior samples (DPS) against the "
-        "truth on the hidden pixels. RMSE of the posterior mean and of the Gaussian conditional mean under the "
-        "training maps' power spectrum (baseline), and of biharmonic inpainting (no prior); coverage_90: fraction of hidden pixels whose truth lies in the "
-        "samples' per-pixel 5-95 % interval, to be compared with coverage_90_if_calibrated (same K).",
-        [figure] if figure.is_file() else [], table)]
+        "Inpainting benchmark", verdicts_html(inpainting_verdicts(metrics)) + "`gensci evaluate RUN --input MAPS "
+        "--mask MASK`: posterior samples (DPS) against the truth on the hidden pixels. RMSE of the posterior mean and "
+        "of the Gaussian conditional mean under the training maps' power spectrum (baseline), and of biharmonic "
+        "inpainting (no prior); coverage_90: fraction of hidden pixels whose truth lies in the samples' per-pixel "
+        "5-95 % interval, to be compared with coverage_90_if_calibrated (same K).",
+        [figure] if figure.is_file() else [],
+        parts=[ReportSection("Inpainting: every key", table=table, collapsed=True)])]

@@ -1,16 +1,36 @@
-"""QM9's training split as the reference of molecule evaluations, computed once and cached.
+"""QM9's training split as the reference of molecule evaluations: shipped inside gensci, read in a second.
 
-Next to the parsed QM9 arrays (`GENSCI_CACHE`/qm9/), written atomically:
-- `v2_train_edm_smiles_{h,noh}.txt`: per molecule of EDM's training split, EDM's whole-molecule SMILES and
-  its largest fragment's (tab-separated, empty = invalid), bonds from distances (novelty; ~3 min once);
-- `v1_train_graph_smiles.txt`: the SMILES of the perceived bonds and charges of the qm9-bonds training
-  split (novelty_graph; the same with and without H, since hydrogens are folded in; ~1 min once);
-- `v2_train_stats_{h,noh}_{inferred,own}.npz`: element, size, bond-length and bond-angle distributions
-  with EDM's inferred bonds or with the perceived ones, at most STATS_PER_KIND values per kind.
+The pieces, over EDM's training split (100,000 molecules; qm9-bonds: the 99,999 whose bond perception succeeds):
+- EDM's SMILES per molecule, of the whole molecule and of its largest fragment, bonds from distances, with and
+  without H (novelty);
+- the distinct SMILES of the perceived bonds and charges (novelty_graph; the same with and without H, since
+  hydrogens are folded in);
+- element, size, bond-length and bond-angle distributions with EDM's inferred bonds or with the perceived ones,
+  with and without H, at most STATS_PER_KIND values per kind (stored losslessly: pack_values);
+- the figures of the reports' "data (gensci)" column: QM9's training split under both protocols, measured by
+  gensci.workflows.molecule_files.evaluate_dataset (qm9 for EDM's protocol, qm9-bonds for the predicted-bond
+  one), with their sample sizes (qm9_data_figures).
+
+They ship in the package folder gensci/references/ (SHIPPED, 3.6 MB; MANIFEST records the command, the versions
+of gensci, RDKit and numpy, and the timings), written by build_references:
+    OMP_NUM_THREADS=1 python -m gensci.workflows.molecule_references
+Rebuild them when the bond rules, the SMILES pipeline, the metrics or RDKit's canonical SMILES change: the tests
+recompute the first training molecules and fail when they no longer match.
+Computing them takes ~5 CPU-minutes (the QM9 CSV parse, bond perception of 130,831 molecules, ~300,000 RDKit
+molecules; 140 CPU-s of it after the parse and perception are cached) and 10-15 minutes of wall time on a busy
+2-core machine, which a fresh install used to spend silently on its first evaluation. Without the
+shipped files (a checkout that removed them) each piece is computed on first use, with a progress display, and
+cached next to the parsed QM9 arrays (GENSCI_CACHE/qm9/v2_train_*, v1_train_graph_smiles.txt).
+tests/workflows/test_molecule_references.py checks the shipped files against a recomputation.
 """
 
 from __future__ import annotations
 
+import json
+import lzma
+import time
+from datetime import date
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +38,19 @@ import numpy as np
 from gensci.chem.molecule import Molecule
 from gensci.data import qm9
 from gensci.data.base import default_cache_dir
-from gensci.data.qm9_bonds import load_perception
+from gensci.data.qm9_bonds import load_perception, perception_dir
 from gensci.files import atomic_write
 from gensci.metrics.distributions import MoleculeStats, molecule_stats
 from gensci.metrics.bond_protocol import graph_smiles
 from gensci.metrics.molecule_protocols import Carried, MoleculeReference
 from gensci.metrics.molecules import SmilesReference, smiles_of
+from gensci.progress import Progress
 
 STATS_PER_KIND = 20_000  # W1 from 20k values per kind: sampling error well below the differences that matter
+MANIFEST = "qm9_train.json"
+SHIPPED = {"edm_smiles": "qm9_train_edm_smiles_{tag}.txt.xz", "graph_smiles": "qm9_train_graph_smiles.txt.xz",
+           "stats": "qm9_train_stats_{tag}_{bonds}.npz"}  # in gensci/references/ (module docstring)
+BUILD_COMMAND = "OMP_NUM_THREADS=1 python -m gensci.workflows.molecule_references"
 QM9_ELEMENTS = frozenset(qm9.ELEMENTS)
 _SYMBOL = dict(zip(qm9.ATOMIC_NUMBERS, qm9.ELEMENTS))
 
@@ -59,7 +84,8 @@ def perceived(rows) -> np.ndarray:
 
 
 def edm_smiles_cached(remove_h: bool = False) -> bool:
-    return _edm_smiles_path(remove_h).exists()
+    """The training split's EDM SMILES are at hand (shipped or cached): reading them costs nothing."""
+    return _shipped(SHIPPED["edm_smiles"].format(tag=_tag(remove_h))) is not None or _edm_smiles_path(remove_h).exists()
 
 
 def _edm_smiles_path(remove_h: bool) -> Path:
@@ -67,44 +93,98 @@ def _edm_smiles_path(remove_h: bool) -> Path:
 
 
 def qm9_edm_smiles(remove_h: bool = False) -> list[tuple]:
-    """EDM's (whole, largest fragment) SMILES of every molecule of the training split (cached)."""
+    """EDM's (whole, largest fragment) SMILES of every molecule of the training split (shipped; else cached)."""
+    shipped = _shipped(SHIPPED["edm_smiles"].format(tag=_tag(remove_h)))
+    if shipped is not None:
+        return read_smiles_pairs(lzma.decompress(shipped.read_bytes()).decode())
     path = _edm_smiles_path(remove_h)
     if path.exists():
-        return [tuple(part or None for part in line.split("\t")) for line in path.read_text().split("\n")[:-1]]
-    pairs = smiles_of(qm9_molecules("train", None, remove_h))
-    atomic_write(path, "".join(f"{w or ''}\t{f or ''}\n" for w, f in pairs))
+        return read_smiles_pairs(path.read_text())
+    pairs = compute_edm_smiles(remove_h)
+    atomic_write(path, smiles_pairs_text(pairs))
+    return pairs
+
+
+def compute_edm_smiles(remove_h: bool) -> list[tuple]:
+    molecules = qm9_molecules("train", None, remove_h)
+    return _chunked(smiles_of, molecules, f"EDM SMILES of QM9's training split ({_with(remove_h)} H):")
+
+
+def smiles_pairs_text(pairs) -> str:
+    """One line per molecule: its SMILES, or "whole<TAB>largest fragment" where they differ; empty = invalid."""
+    return "".join(f"{w or ''}\n" if w == f else f"{w or ''}\t{f or ''}\n" for w, f in pairs)
+
+
+def read_smiles_pairs(text: str) -> list[tuple]:
+    """smiles_pairs_text's inverse (also reads the older cache files, which always hold both)."""
+    pairs = []
+    for line in text.split("\n")[:-1]:
+        whole, _, fragment = line.partition("\t")
+        pairs.append((whole or None, (fragment if "\t" in line else whole) or None))
     return pairs
 
 
 def qm9_graph_smiles() -> frozenset[str]:
-    """Distinct valid SMILES of the perceived training molecules (qm9-bonds; cached): novelty_graph's reference."""
+    """Distinct valid SMILES of the perceived training molecules (qm9-bonds; shipped, else cached):
+    novelty_graph's reference."""
+    shipped = _shipped(SHIPPED["graph_smiles"])
+    if shipped is not None:
+        return frozenset(s for s in lzma.decompress(shipped.read_bytes()).decode().split("\n") if s)
     path = _cache_path("v1_train_graph_smiles.txt")
     if path.exists():
         return frozenset(s for s in path.read_text().split("\n") if s)
-    from rdkit import rdBase
-
-    with rdBase.BlockLogs():
-        smiles = [graph_smiles(m)[0] for m in qm9_molecules("train", None, bonds=True)]
+    smiles = compute_graph_smiles()
     atomic_write(path, "".join(f"{s or ''}\n" for s in smiles))
     return frozenset(s for s in smiles if s)
 
 
+def compute_graph_smiles() -> list[str | None]:
+    """The graph SMILES of each perceived training molecule (None: invalid)."""
+    from rdkit import rdBase
+
+    def of(molecules):
+        with rdBase.BlockLogs():
+            return [graph_smiles(m)[0] for m in molecules]
+
+    return _chunked(of, qm9_molecules("train", None, bonds=True), "SMILES of QM9's perceived training molecules:")
+
+
 def qm9_stats(remove_h: bool = False, own_bonds: bool = False) -> MoleculeStats:
-    """Distributions of the training split with EDM's inferred bonds, or with the perceived ones (cached)."""
-    path = _cache_path(f"v2_train_stats_{_tag(remove_h)}_{'own' if own_bonds else 'inferred'}.npz")
+    """Distributions of the training split with EDM's inferred bonds, or with the perceived ones (shipped, else
+    cached). The shipped values are sorted (pack_values); every use (W1, histograms) is order-free."""
+    shipped = _shipped(SHIPPED["stats"].format(tag=_tag(remove_h), bonds=_bonds(own_bonds)))
+    path = shipped or _cache_path(f"v2_train_stats_{_tag(remove_h)}_{_bonds(own_bonds)}.npz")
     if path.exists():
         with np.load(path, allow_pickle=False) as f:
             return MoleculeStats.from_arrays({k: f[k] for k in f.files})
-    molecules = qm9_molecules("train", None, remove_h, bonds=own_bonds)
-    stats = molecule_stats(molecules).subsampled(STATS_PER_KIND)  # own bonds, or inferred when there are none
+    stats = compute_stats(remove_h, own_bonds)
     atomic_write(path, lambda tmp: np.savez_compressed(tmp, **stats.to_arrays()))
     return stats
+
+
+def compute_stats(remove_h: bool, own_bonds: bool) -> MoleculeStats:
+    molecules = qm9_molecules("train", None, remove_h, bonds=own_bonds)
+    return molecule_stats(molecules).subsampled(STATS_PER_KIND)  # own bonds, or inferred when there are none
+
+
+def qm9_data_figures() -> dict:
+    """QM9's training split measured by gensci (the reports' "data (gensci)" column): EDM's protocol on qm9 (keys
+    without "_graph") and the predicted-bond protocol on qm9-bonds (keys with "_graph"), with their sample
+    sizes (n_molecules / n_atoms, n_molecules_graph / n_atoms_graph); shipped with the references ({} without)."""
+    path = _shipped(MANIFEST)
+    if path is None:
+        return {}
+    figures = json.loads(path.read_text())["data_figures"]
+    edm = {k: v for k, v in figures["qm9"].items() if not k.endswith("_graph")}
+    graph = {k: v for k, v in figures["qm9-bonds"].items() if k.endswith("_graph")}
+    sizes = {"n_molecules_graph": figures["qm9-bonds"]["n_molecules"], "n_atoms_graph": figures["qm9-bonds"]["n_atoms"]}
+    return edm | graph | sizes
 
 
 def qm9_reference(remove_h: bool, carried: Carried, distributions: bool = True) -> MoleculeReference:
     """The parts of QM9's training split that the protocols for `carried` molecules compare with
     (SMILES for novelty; with `distributions` the distributions too)."""
-    reference = MoleculeReference(f"qm9 train ({'without' if remove_h else 'with'} H)")
+    reference = MoleculeReference(f"qm9 train ({_with(remove_h)} H)")
     if carried.positions:
         reference.smiles = SmilesReference.from_smiles(qm9_edm_smiles(remove_h))
     if carried.bonds:
@@ -133,9 +213,99 @@ def _without_bonds(m: Molecule) -> Molecule:
     return Molecule(m.positions, m.atom_types, m.name, None, m.formal_charges)
 
 
+def references_dir() -> Path:
+    """The package folder of the shipped references (gensci/references/)."""
+    return Path(str(resources.files("gensci.references")))
+
+
+def _shipped(name: str) -> Path | None:
+    path = references_dir() / name
+    return path if path.exists() else None
+
+
+def build_references() -> dict:
+    """Compute every shipped piece from QM9 (module docstring) into references_dir(), then measure QM9's training
+    split under both protocols against them (the "data (gensci)" figures); write MANIFEST last. Returns it."""
+    with Progress("building QM9's references:", 10, unit="parts", stages=True) as progress:  # lines between parts too
+        return _build_references(progress)
+
+
+def _build_references(progress: Progress) -> dict:
+    import platform
+
+    import rdkit
+
+    import gensci
+    from gensci.workflows.molecule_files import evaluate_dataset
+
+    folder, timings = references_dir(), {}
+    arrays_cached = (default_cache_dir() / "qm9" / f"qm9pack_arrays_v{qm9._CACHE_VERSION}.npz").exists()
+    perception_cached = perception_dir().exists() and any(perception_dir().iterdir())
+
+    def timed(name, make):
+        start, cpu = time.perf_counter(), time.process_time()
+        value = make()
+        timings[name] = {"wall_s": round(time.perf_counter() - start, 1), "cpu_s": round(time.process_time() - cpu, 1)}
+        progress.advance()
+        return value
+
+    timed("qm9_arrays", qm9.load_arrays)  # the CSV parse, unless cached
+    for remove_h in (False, True):
+        pairs = timed(f"edm_smiles_{_tag(remove_h)}", lambda: compute_edm_smiles(remove_h))
+        _write_xz(folder / SHIPPED["edm_smiles"].format(tag=_tag(remove_h)), smiles_pairs_text(pairs))
+    graph = timed("perception_and_graph_smiles", compute_graph_smiles)
+    _write_xz(folder / SHIPPED["graph_smiles"], "".join(f"{s}\n" for s in sorted({s for s in graph if s})))
+    for remove_h in (False, True):
+        for own in (False, True):
+            stats = timed(f"stats_{_tag(remove_h)}_{_bonds(own)}", lambda: compute_stats(remove_h, own))
+            path = folder / SHIPPED["stats"].format(tag=_tag(remove_h), bonds=_bonds(own))
+            atomic_write(path, lambda tmp: np.savez_compressed(tmp, **stats.to_arrays(packed=True)))
+    figures = {name: timed(f"data_figures_{name}", lambda: evaluate_dataset(name, "train")) for name in ("qm9", "qm9-bonds")}
+    for result in figures.values():
+        for key in [k for k in result if k.startswith(("bond_length_w1_", "bond_angle_w1_"))]:
+            del result[key]  # per-kind distances of the split against itself: noise, not a figure
+        result.pop("seconds", None)
+    manifest = {"what": "QM9's training split (EDM's split) as gensci's molecule reference: module docstring of "
+                        "gensci.workflows.molecule_references", "command": BUILD_COMMAND,
+                "built": date.today().isoformat(), "gensci": gensci.__version__, "rdkit": rdkit.__version__,
+                "numpy": np.__version__, "python": platform.python_version(), "stats_per_kind": STATS_PER_KIND,
+                "files": {p.name: p.stat().st_size for p in sorted(folder.glob("qm9_train_*"))},
+                "timings": timings, "cached_before": {"qm9_arrays": arrays_cached, "perception": perception_cached},
+                "data_figures": figures}
+    atomic_write(folder / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def _write_xz(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(lzma.compress(text.encode(), preset=9 | lzma.PRESET_EXTREME)))
+
+
+def _chunked(fn, items: list, description: str, chunk: int = 2000) -> list:
+    """fn(items) computed chunk by chunk with a progress display (fn maps a list to a list)."""
+    out = []
+    with Progress(description, len(items), unit="molecules") as progress:
+        for start in range(0, len(items), chunk):
+            out += fn(items[start : start + chunk])
+            progress.advance(len(items[start : start + chunk]))
+    return out
+
+
+def _with(remove_h: bool) -> str:
+    return "without" if remove_h else "with"
+
+
+def _bonds(own_bonds: bool) -> str:
+    return "own" if own_bonds else "inferred"
+
+
 def _tag(remove_h: bool) -> str:
     return "noh" if remove_h else "h"
 
 
 def _cache_path(name: str) -> Path:
     return default_cache_dir() / "qm9" / name
+
+
+if __name__ == "__main__":  # the command that rebuilds the shipped references (module docstring)
+    built = build_references()
+    print(json.dumps({k: built[k] for k in ("files", "timings")}, indent=1))

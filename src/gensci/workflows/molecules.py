@@ -16,12 +16,13 @@ with the adaptive noise schedule), the predicted-bond protocol.
 
 from __future__ import annotations
 
-import re
-
+import html
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from gensci.chem.distance_bonds import check_stability
@@ -31,31 +32,49 @@ from gensci.config import ExperimentConfig
 from gensci.data.base import DataSplits
 from gensci.data.molecule_io import write_sdf, write_smiles, write_xyz
 from gensci.errors import UserError
-from gensci.methods.base import Method, SamplingOptions
+from gensci.files import atomic_write
+from gensci.methods.base import Method
 from gensci.metrics.bond_protocol import MIDI_QM9_DATA
+from gensci.metrics.distributions import molecule_stats
 from gensci.metrics.molecule_protocols import Carried, evaluate_protocols
 from gensci.metrics.molecules import EDM_QM9_DATA
-from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, Workflow
+from gensci.errors import OutcomeError
+from gensci.workflows.base import (EvalOptions, Headline, ReportSection, Run, SampleOptions, Verdict, Workflow,
+                                   eval_sampling, evaluation_name, periodic_sampling)
+from gensci.workflows.molecule_references import qm9_data_figures
+from gensci.workflows.verdicts import measured
 
-PERIODIC_STEPS = 100  # strided sampler during training: quick, and a lower bound on the 1000-step quality
 NLL_MOLECULES = 1000  # test molecules for the NLL estimate (at most)
-COLUMNS = ["this run", "data (paper)", "model (paper)", "data (gensci)"]
-# gensci's measurements of QM9's training split: benchmarks/qm9_data_metrics.md (qm9 for EDM's protocol; qm9-bonds
-# for the predicted-bond one: 100 %, since our bonds come from the SMILES, see benchmarks/qm9_bonds.md)
-GENSCI_QM9_DATA = {"atom_stability": 0.9936, "molecule_stability": 0.9529, "validity": 0.9767,
-                   "validity_x_uniqueness": 0.9762, "atom_stability_graph": 1.0, "molecule_stability_graph": 1.0,
-                   "validity_graph": 1.0, "uniqueness_graph": 0.9995}
+# QM9's training split measured by the metric code itself (qm9 for EDM's protocol; qm9-bonds for the predicted-bond
+# one: 100 %, since our bonds come from the SMILES), stored with the shipped references with its sample size
+GENSCI_QM9_DATA = qm9_data_figures()
 MODELS = {  # EDM Tables 1-2 (1000 sampling steps); MiDi Table 2, QM9 with H, MiDi with the adaptive schedule
     "nll": -110.7, "atom_stability": 0.987, "molecule_stability": 0.820, "validity": 0.919,
     "validity_x_uniqueness": 0.907, "atom_stability_graph": 0.998, "molecule_stability_graph": 0.975,
     "validity_graph": 0.979, "uniqueness_graph": 0.976,
 }
-PUBLISHED = {k: {"data (paper)": (round({**EDM_QM9_DATA, **MIDI_QM9_DATA}[k] / 100, 4) if k != "nll" else None),
+PUBLISHED = {k: {"data (paper)": {**EDM_QM9_DATA, **MIDI_QM9_DATA}.get(k),
                  "model (paper)": model, "data (gensci)": GENSCI_QM9_DATA.get(k)} for k, model in MODELS.items()}
 QUALITY = ("atom_stability", "molecule_stability", "validity", "validity_x_uniqueness",
            "atom_stability_graph", "molecule_stability_graph", "validity_graph", "validity_x_uniqueness_graph")
 HEADLINE = QUALITY + ("nll",)
 QM9_DATASETS = ("qm9", "qm9-bonds", "qm9-graph")
+QM9_WITH_H = "qm9 train (with H)"  # the reference name of QM9 with hydrogens (molecule_references.qm9_reference)
+DISTRIBUTIONS = ("atom_type_tv", "n_atoms_tv", "bond_length_w1", "bond_angle_w1")
+NOTES = {"atom_stability": "atoms with the valence their element allows (bonds from distances, EDM)",
+         "molecule_stability": "molecules whose atoms are all stable (bonds from distances, EDM)",
+         "validity": "RDKit sanitises it (bonds from distances, no charges: EDM)",
+         "validity_x_uniqueness": "validity x the distinct share of the valid",
+         "atom_stability_graph": "atoms with an allowed valence under the model's own bonds and charges",
+         "molecule_stability_graph": "molecules whose atoms are all stable under their own bonds and charges",
+         "validity_graph": "RDKit sanitises the molecule built from its own bonds and charges",
+         "validity_x_uniqueness_graph": "validity x the distinct share of the valid (own bonds)",
+         "nll": "nats per molecule; lower is better",
+         "atom_type_tv": "total variation of element shares from the reference's; 0 = the same",
+         "n_atoms_tv": "total variation of molecule sizes from the reference's; 0 = the same",
+         "bond_length_w1": "W1 of bond lengths per kind (Å), weighted by the reference's kind counts; 0 = the same",
+         "bond_angle_w1": "W1 of bond angles per kind (degrees), weighted likewise; 0 = the same"}
+REPORT_MOLECULES = 64  # molecules drawn for the report when the evaluation's own are not kept
 
 
 class MoleculeWorkflow(Workflow):
@@ -63,10 +82,11 @@ class MoleculeWorkflow(Workflow):
 
     def periodic_eval(self, method: Method, data: DataSplits, config: ExperimentConfig) -> dict[str, float]:
         """Stability and validity (every protocol that applies) of config.eval.periodic_n_samples molecules from
-        a strided sampler of PERIODIC_STEPS steps (same seed every time, so the curve shows the model changing,
+        the run's sampling (periodic_sampling: as evaluate, at most eval.periodic_sampling_steps steps, e.g. a
+        strided sampler of 100 steps for EDM's 1000; same seed every time, so the curve shows the model changing,
         not the noise), and for methods with a likelihood the validation NLL (the selection metric for
         checkpoints/best.pt)."""
-        options = periodic_options(method)
+        options = periodic_sampling(method, config.eval)
         samples = method.sample(config.eval.periodic_n_samples, generator=_generator(method, config.seed),
                                 options=options)
         carried = carried_by(method, data.info)
@@ -82,7 +102,7 @@ class MoleculeWorkflow(Workflow):
     def evaluate(self, run: Run, options: EvalOptions) -> dict[str, Any]:
         """n sampled molecules under every protocol that applies (gensci.metrics.molecule_protocols; novelty
         and distributions against QM9 train for the QM9 data sets), the test-split NLL and the sampling cost."""
-        method, info = run.method(checkpoint=options.checkpoint), run.data.info
+        method, info = run.method(checkpoint=options.checkpoint), run.info  # not run.data: loading QM9 takes minutes
         n = options.n or run.config.eval.n_samples
         sampling = options.sampling(run.config.eval)
         start = time.perf_counter()
@@ -90,15 +110,17 @@ class MoleculeWorkflow(Workflow):
         seconds = time.perf_counter() - start
         molecules = molecules_from_padded(samples, info["atom_types"])
         described = method.describe_sampling(sampling)
-        write_sdf(run.samples_dir / evaluation_name(n, described, options.seed, ".sdf"), molecules, seed=options.seed)
+        name = evaluation_name(n, described, options.seed, "", run.checkpoint_path(options.checkpoint).stem)
+        files = [write_sdf(run.samples_dir / f"{name}.sdf", molecules, seed=options.seed),
+                 save_padded(run.samples_dir / f"{name}.npz", samples)]  # what the report's distributions draw
         if all(m.positions is None for m in molecules):  # 2D graphs: their SMILES too
-            write_smiles(run.samples_dir / evaluation_name(n, described, options.seed, ".smi"), molecules)
+            files.append(write_smiles(run.samples_dir / f"{name}.smi", molecules))
         carried = carried_by(method, info)
         result = evaluate_protocols(molecules, _reference(info, carried), carried)
         if "log_likelihood" in method.capabilities:
             result["nll"] = split_nll(method, run.data.test, min(NLL_MOLECULES, n), options.seed)
         result |= described | {"n_molecules": n, "seconds_per_molecule": seconds / n, "device": str(method.device),
-                               "checkpoint": run.loaded_from}
+                               "checkpoint": run.loaded_from, "sample_files": [str(f) for f in files]}
         return result
 
     def sample(self, run: Run, options: SampleOptions) -> list[Path]:
@@ -110,7 +132,7 @@ class MoleculeWorkflow(Workflow):
             return self._chain(run, method, options, generator)
         samples = method.sample(options.n or 100, generator=generator, options=options.sampling())
         molecules = molecules_from_padded(samples, run.info["atom_types"])
-        base = _out_base(options.out, run.samples_dir / "samples")
+        base = _out_base(options.out, run, "samples")
         paths = [write_sdf(base.with_suffix(".sdf"), molecules, seed=options.seed)]
         if all(m.positions is not None for m in molecules):
             return paths + [write_xyz(base.with_suffix(".xyz"), molecules)]
@@ -132,13 +154,15 @@ class MoleculeWorkflow(Workflow):
             stable = is_stable(frames[-1])
             if stable or not options.until_stable:
                 break
-        base = _out_base(options.out, run.samples_dir / "chain")
+        base = _out_base(options.out, run, "chain")
         note = f"{'stable' if stable else 'not stable'} after {attempt} chain(s)"
-        self.messages.append(f"chain: final molecule {note}" + ("" if stable or not options.until_stable else
-                             f"; gave up after --max-tries {tries} (raise it, or train longer)"))
         paths = chain_pictures(frames, chain["t"].tolist(), base, note)
         if all(f.positions is not None for f in frames):
             paths.append(write_xyz(base.with_suffix(".xyz"), frames))
+        if options.until_stable and not stable:  # the outcome asked for did not happen: a failure, files kept
+            raise OutcomeError(f"chain: final molecule {note}; gave up after --max-tries {tries} (raise it, or "
+                               "train longer); the last chain is kept", paths)
+        self.messages.append(f"chain: final molecule {note}")
         return paths
 
     def report(self, run: Run, metrics: dict[str, Any]) -> list[ReportSection]:
@@ -147,12 +171,16 @@ class MoleculeWorkflow(Workflow):
         figures = run.figures_dir
         method, info = run.method(), run.info
         carried = carried_by(method, info)
-        steps = metrics.get("sampling_steps") or run.config.eval.sampling_steps
-        sampling = SamplingOptions(steps=steps if "steps" in method.sampling_options else None)
-        samples = method.sample(12, generator=_generator(method, 0), options=sampling)
-        molecules = molecules_from_padded(samples, info["atom_types"])
-        titles = [f"{m.n_atoms} atoms, {'stable' if is_stable(m) else 'unstable'}" for m in molecules]
-        grid = molecule_grid(molecules, figures / "molecules_grid.png", ncols=4, titles=titles,
+        sampling = eval_sampling(run.config.eval)  # as evaluate samples; with the step count of the evaluation shown
+        if "steps" in method.sampling_options and metrics.get("sampling_steps"):
+            sampling = replace(sampling, steps=int(metrics["sampling_steps"]))
+        molecules = evaluated_molecules(metrics, info)
+        if molecules is None:  # no kept evaluation samples (an older evaluation.json): a fresh batch
+            samples = method.sample(REPORT_MOLECULES, generator=_generator(method, 0), options=sampling)
+            molecules = molecules_from_padded(samples, info["atom_types"])
+        shown = molecules[:12]
+        titles = [f"{m.n_atoms} atoms, {'stable' if is_stable(m) else 'unstable'}" for m in shown]
+        grid = molecule_grid(shown, figures / "molecules_grid.png", ncols=4, titles=titles,
                              mode="3d" if carried.positions else "2d")
         bonds = ("The model's own bonds." if carried.bonds else "Bonds inferred from the 3D geometry with EDM's rules.")
         sections = [ReportSection("Sampled molecules", bonds + ("" if carried.positions else " RDKit 2D depictions."),
@@ -163,24 +191,55 @@ class MoleculeWorkflow(Workflow):
             pictures = chain_pictures(frames, chain["t"].tolist(), figures / "chain")
             sections.append(ReportSection("Denoising chain", "One molecule from pure noise (t = 1) to the sample "
                                           "(t = 0).", figures=pictures))
-        rows = [k for k in PUBLISHED if k in metrics]
-        table = {k: {"this run": metrics.get(k), **PUBLISHED[k]} for k in rows}
-        text = (f"{metrics.get('n_molecules', '?')} molecules sampled with {steps} steps "
-                f"({metrics.get('seconds_per_molecule', float('nan')):.3g} s per molecule on "
-                f"{metrics.get('device', 'cpu')}); protocols: {', '.join(metrics.get('protocols', []))}. "
-                "Rows without '_graph': EDM's protocol (bonds from distances), published figures from EDM "
-                "Tables 1-2 (1000 sampling steps, ~1,100 epochs). Rows with '_graph': the predicted-bond "
-                "protocol (the model's own bonds and charges), published figures from MiDi Table 2 (QM9 with H; "
-                "model: MiDi, adaptive schedule). 'data (gensci)' is QM9's training split measured here "
-                "(qm9 for EDM's protocol, qm9-bonds for the predicted-bond one: 100 %, not MiDi's 98.7 %, since "
-                "our bonds come from the SMILES; benchmarks/qm9_bonds.md).")
-        if "nll" in metrics:
-            text += f" NLL in nats on {min(NLL_MOLECULES, len(run.data.test))} test molecules."
-        sections.append(ReportSection("Molecule quality", text, table=table, columns=COLUMNS))
-        return sections
+        return sections + distribution_sections(molecules, _reference(info, carried), carried, figures)
 
     def headline(self, metrics: dict[str, Any]) -> dict[str, Any]:
         return {k: metrics[k] for k in HEADLINE if k in metrics}
+
+    def headlines(self, metrics: dict[str, Any]) -> list[Headline]:
+        """Stability and validity (Wilson intervals over the atoms or molecules), the NLL, and the distribution
+        distances; beside them QM9 as gensci measures it and as the papers report it, and the papers' models
+        (only for runs measured against QM9 with hydrogens, which is what those tables are about)."""
+        qm9 = metrics.get("reference") == QM9_WITH_H
+        rows = []
+        for key in (*HEADLINE, *DISTRIBUTIONS):
+            n = metrics.get("n_atoms") if key.startswith("atom_stability") else metrics.get("n_molecules")
+            paper = PUBLISHED.get(key, {}) if qm9 else {}
+            source = ("MiDi Table 2" if key.endswith("_graph") else "EDM Tables 1-2") if paper else ""
+            row = measured(metrics, key, n=None if key == "nll" else n, proportion=key in QUALITY,
+                           data=paper.get("data (gensci)"), data_paper=paper.get("data (paper)"),
+                           published=paper.get("model (paper)"), source=source, note=NOTES.get(key, ""))
+            if row is not None:
+                rows.append(row)
+        return rows
+
+    def verdicts(self, metrics: dict[str, Any]) -> list[Verdict]:
+        """Against the papers (default), and the common bond and angle kinds of the reference the samples lack."""
+        out = super().verdicts(metrics)
+        for part in ("bond_length", "bond_angle"):
+            missing = metrics.get(f"{part}_kinds_missing")
+            if isinstance(missing, list):
+                kinds = part.replace("_", " ") + " kinds"
+                out.append(Verdict(f"{part}_kinds", f"{len(missing)} common {kinds} missing", not missing,
+                                   (f"the samples have none of {', '.join(missing)}" if missing else
+                                    f"every {kinds[:-1]} making up at least 0.5 % of the reference's is present")
+                                   + f" (reference: {metrics.get('reference')})"))
+        return out
+
+    def verdict_text(self, metrics: dict[str, Any]) -> str:
+        steps = metrics.get("sampling_steps")
+        text = (f"{metrics.get('n_molecules', '?')} molecules sampled"
+                + (f" with {steps} steps" if steps else "") + f" ({metrics.get('seconds_per_molecule', float('nan')):.3g}"
+                f" s per molecule on {metrics.get('device', 'cpu')}); protocols: "
+                f"{', '.join(metrics.get('protocols', []))}; reference: {metrics.get('reference') or 'none'}. "
+                "Rows without '_graph': EDM's protocol (bonds from distances); published figures from EDM Tables 1-2 "
+                "(1000 sampling steps, ~1,100 epochs). Rows with '_graph': the predicted-bond protocol (the model's "
+                "own bonds and charges); published figures from MiDi Table 2 (QM9 with H; MiDi, adaptive schedule). "
+                "'data': QM9's training split measured by gensci (qm9 for EDM's protocol, qm9-bonds for the "
+                "predicted-bond one: 100 %, not MiDi's 98.7 %, since our bonds come from the SMILES).")
+        if "nll" in metrics:
+            text += f" NLL in nats on min({NLL_MOLECULES}, n) random test molecules; no interval."
+        return text
 
 
 def carried_by(method: Method, info: dict[str, Any]) -> Carried:
@@ -195,14 +254,6 @@ def is_stable(m: Molecule) -> bool:
     if m.bonds is not None:
         return molecule_stability(m.atom_types, m.formal_charges, m.bonds)[0]
     return check_stability(m.positions, m.atom_types)[0]
-
-
-def periodic_options(method: Method) -> SamplingOptions:
-    """A strided sampler of at most PERIODIC_STEPS steps, for methods that take a step count."""
-    if "steps" not in method.sampling_options:
-        return SamplingOptions()
-    full = method.describe_sampling(SamplingOptions()).get("sampling_steps") or PERIODIC_STEPS
-    return SamplingOptions(steps=min(PERIODIC_STEPS, int(full)))
 
 
 def split_nll(method: Method, split, n: int, seed: int, batch_size: int = 100) -> float:
@@ -220,12 +271,46 @@ def split_nll(method: Method, split, n: int, seed: int, batch_size: int = 100) -
     return total / max(count, 1)
 
 
-def evaluation_name(n: int, described: dict, seed: int, suffix: str) -> str:
-    """A per-evaluation output name (two evaluations of one run never overwrite each other's samples)."""
-    parts = [f"evaluation_n{n}", described.get("sampler"), described.get("sampling_steps") and
-             f"steps{described['sampling_steps']}", f"seed{seed}"]
-    # sampler descriptions may hold spaces and brackets: keep file names to letters, digits, '.', '_', '-'
-    return "_".join(re.sub(r"[^A-Za-z0-9._]+", "-", str(p)).strip("-") for p in parts if p) + suffix
+PADDED_KEYS = ("positions", "atom_types", "node_mask", "formal_charges", "bonds")
+
+
+def save_padded(path: Path, samples: dict) -> Path:
+    """The padded samples (positions, atom types, mask, charges, bonds: what molecules_from_padded reads) as an npz,
+    losslessly: the report draws the evaluated molecules' distributions from it."""
+    arrays = {k: v.detach().cpu().numpy() for k, v in samples.items() if k in PADDED_KEYS}
+    return atomic_write(path, lambda tmp: np.savez_compressed(tmp, **arrays))
+
+
+def evaluated_molecules(metrics: dict[str, Any], info: dict[str, Any]) -> list[Molecule] | None:
+    """The molecules an evaluation measured (its npz among metrics["sample_files"]), or None when it kept none."""
+    for name in metrics.get("sample_files") or []:
+        if str(name).endswith(".npz") and Path(name).is_file():
+            with np.load(name, allow_pickle=False) as f:
+                return molecules_from_padded({k: f[k] for k in f.files}, info["atom_types"], "evaluated")
+    return None
+
+
+def distribution_sections(molecules: list[Molecule], reference, carried: Carried, figures: Path) -> list[ReportSection]:
+    """Element shares, sizes and (with positions) bond lengths and angles of the common kinds against the
+    reference's, measured as evaluate measures them: own bonds against the reference's own (perceived) ones when
+    the model predicts bonds and the reference has them, else EDM's bonds inferred from distances on both sides."""
+    from gensci.viz.distributions import plot_composition, plot_geometry
+
+    own = carried.bonds and reference is not None and reference.stats_own is not None
+    ref = None if reference is None else (reference.stats_own if own else reference.stats_inferred)
+    if not own:
+        molecules = [Molecule(m.positions, m.atom_types, m.name, None, m.formal_charges) for m in molecules]
+    stats = molecule_stats(molecules)
+    labels = ("generated", reference.name if reference is not None and reference.name else "reference")
+    paths = [plot_composition(stats, figures / "molecule_composition.png", ref, labels)]
+    if carried.positions:
+        paths.append(plot_geometry(stats, figures / "bond_geometry.png", ref, labels))
+    bonds = "their own bonds" if own else "bonds inferred from distances (EDM's rules)"
+    text = (f"The {len(molecules)} evaluated molecules" + (f" against {html.escape(labels[1])}" if ref else "")
+            + ": element shares and molecule sizes" + (f"; bond lengths and angles of the four most common kinds, "
+                                                       f"with {bonds}" if carried.positions else "")
+            + ". atom_type_tv, n_atoms_tv and the W1 distances of the verdict measure these differences.")
+    return [ReportSection("Distributions against the reference", text, paths)]
 
 
 def _reference(info: dict[str, Any], carried: Carried):
@@ -241,8 +326,10 @@ def _generator(method: Method, seed: int) -> torch.Generator:
     return torch.Generator(device=method.device).manual_seed(seed)
 
 
-def _out_base(out: Path | None, default: Path) -> Path:
+def _out_base(out: Path | None, run: Run, stem: str) -> Path:
+    """Where sample files go, without suffix: `out` (a file, or a folder to hold STEM.*), else RUN/samples/STEM.
+    run.samples_dir is touched only without `out`: it creates the folder."""
     if out is None:
-        return default
+        return run.samples_dir / stem
     out = Path(out)
-    return out / default.name if out.is_dir() or not out.suffix else out.with_suffix("")
+    return out / stem if out.is_dir() or not out.suffix else out.with_suffix("")

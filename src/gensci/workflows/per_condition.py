@@ -24,8 +24,11 @@ from gensci.config import ExperimentConfig
 from gensci.data.base import DataSplits
 from gensci.errors import UserError
 from gensci.methods.base import Method, SamplingOptions
-from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, Workflow
-from gensci.workflows.images import default_sampling, draw, is_conditional, write_samples
+from gensci.metrics.intervals import WITHIN_2SIGMA
+from gensci.workflows.base import (EvalOptions, Headline, ReportSection, Run, SampleOptions, Verdict, Workflow,
+                                   eval_sampling, periodic_sampling)
+from gensci.workflows.images import draw, is_conditional, write_samples
+from gensci.workflows.verdicts import measured, within_verdict
 
 POOLED = -1  # the group key of all conditions together
 
@@ -85,7 +88,7 @@ class PerConditionWorkflow(Workflow):
     def periodic_eval(self, method: Method, data: DataSplits, config: ExperimentConfig) -> dict[str, float]:
         """The headline verdicts on `periodic_n_samples` samples against the validation split, with that count:
         fewer samples widen the 2-sigma yardstick, so these read higher than `evaluate` on eval.n_samples."""
-        options = default_sampling(method, config)
+        options = periodic_sampling(method, config.eval)
         metrics, *_ = self._measure_split(method, data, data.valid, config.eval.periodic_n_samples, 0, options)
         headline = {k: metrics[k] for k in self.headline_keys if isinstance(metrics.get(k), float)}
         return headline | {"n_samples": metrics["n_samples"]}
@@ -105,12 +108,32 @@ class PerConditionWorkflow(Workflow):
         cfg = run.config
         method = run.method()
         _, details, gen, real = self._measure_split(method, run.data, run.data.test, cfg.eval.n_samples, 0,
-                                                    default_sampling(method, cfg))
-        table = {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
-        verdicts = ReportSection("Verdicts", "Fraction of bins within 2σ of the test data, σ from the data's own "
-                                 "sample variance (gensci.metrics.sample_variance); ~0.95 for a second draw of the "
-                                 "data.", table=table)
-        return [verdicts, *self.figures(run, details, gen, real), self.sample_grids(run, gen, real)]
+                                                    eval_sampling(cfg.eval))
+        return [*self.figures(run, details, gen, real), self.sample_grids(run, gen, real)]
+
+    # -- the verdict ---------------------------------------------------------------------------------
+    within_keys: dict[str, str] = {}  # "<statistic>_within_2sigma" -> what its bins are, in words
+
+    def headlines(self, metrics: dict[str, Any]) -> list[Headline]:
+        """Each "within 2 sigma" fraction with its number of bins (`<key>_n_bins`) and a Wilson interval over them,
+        beside a second draw of the data's 0.954; then the domain's other headline figures."""
+        rows = [measured(metrics, k, n=metrics.get(f"{k}_n_bins"), proportion=True, data=round(WITHIN_2SIGMA, 3),
+                         note=f"fraction of {what} bins within 2σ of the test data") for k, what in self.within_keys.items()]
+        rows += [measured(metrics, k) for k in self.headline_keys if k not in self.within_keys]
+        return [r for r in rows if r is not None]
+
+    def verdicts(self, metrics: dict[str, Any]) -> list[Verdict]:
+        """Per statistic: consistent with the data unless a second draw of the data would rarely score as low."""
+        return [within_verdict(k, metrics[k], metrics.get(f"{k}_n_bins") or 0, what)
+                for k, what in self.within_keys.items() if k in metrics]
+
+    def verdict_text(self, metrics: dict[str, Any]) -> str:
+        pooled = (" The model is unconditional: its samples were compared with all conditions pooled."
+                  if metrics.get("conditions_pooled") else "")
+        return (f"{metrics.get('n_samples', '?')} generated items against the test split, per condition. σ per bin "
+                "from the data's own sample variance (gensci.metrics.sample_variance): a second draw of the data has "
+                f"about {WITHIN_2SIGMA:.3f} of its bins within 2σ. Intervals: Wilson over the bins, taken as "
+                f"independent.{pooled}")
 
     def sample_grids(self, run: Run, gen: dict[int, np.ndarray], real: dict[int, np.ndarray]) -> ReportSection:
         """Up to 8 generated and 8 real items per condition, one row per condition, on one colour scale."""

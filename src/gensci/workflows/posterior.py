@@ -120,6 +120,7 @@ def posterior_samples(run: Run, options: SampleOptions) -> list[Path]:
     out = Path(options.out) if options.out is not None else run.samples_dir / "posterior.npz"
     if out.is_dir() or out.suffix == "":
         out = out / "posterior.npz"
+    out = out.with_suffix(".npz")  # numpy appends .npz to any other name: the file would not be where it is said
     out.parent.mkdir(parents=True, exist_ok=True)
     sigma_y = method.config.measurement_noise if noise is None else noise
     arrays = {"samples": samples.numpy(), "mean": samples.mean(1).numpy(), "std": samples.std(1).numpy(),

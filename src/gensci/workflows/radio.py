@@ -16,10 +16,13 @@ import torch
 from gensci.config import ExperimentConfig
 from gensci.data.base import DataSplits
 from gensci.data.radio import load_traces
-from gensci.metrics.radio import bandpass_baseline, peak_accuracy, nmse, radio_metrics
+from gensci.metrics.intervals import bootstrap_interval
+from gensci.metrics.radio import (bandpass_baseline, energy_ratio_summary, nmse, peak_accuracy, radio_metrics,
+                                  snr_gain_db)
 from gensci.methods.base import Method
 from gensci.spec import DataSpec
-from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, Workflow
+from gensci.workflows.base import EvalOptions, Headline, ReportSection, Run, SampleOptions, Verdict, Workflow
+from gensci.workflows.verdicts import against_baseline, measured
 from gensci.errors import UserError
 from gensci.files import atomic_write
 
@@ -32,6 +35,11 @@ METRIC_NOTES = {
     "spectral_correlation": "mean Pearson correlation of |FFT| spectra",
     "false_pulse_rate": "noise-only traces with a recovered peak above 2× the noise RMS",
 }
+
+
+IDEAL = {"peak_accuracy": 1.0, "energy_ratio_median": 1.0, "nmse": 0.0, "spectral_correlation": 1.0,
+         "false_pulse_rate": 0.0}  # a perfect recovery
+LOWER_IS_BETTER = {"nmse", "false_pulse_rate"}
 
 
 class RadioWorkflow(Workflow):
@@ -67,6 +75,7 @@ class RadioWorkflow(Workflow):
         out = Path(options.out) if options.out is not None else run.samples_dir / "denoised.npz"
         if out.is_dir():
             out = out / "denoised.npz"
+        out = out.with_suffix(".npz")  # numpy appends .npz to any other name: the file would not be where it is said
         atomic_write(out, lambda tmp: np.savez(tmp, **{k: v.cpu().numpy() for k, v in arrays.items()}))
         return [out]
 
@@ -89,25 +98,49 @@ class RadioWorkflow(Workflow):
                                  title="test traces (scaled, zero = no signal)", baseline=base[pick])
         spectra_png = plot_spectra(true, rec, info["sampling_rate_mhz"], figures / "radio_spectra.png",
                                    title="mean spectrum of signal traces", band_mhz=info["band_mhz"])
-        table = {
-            k: {"network": metrics[k], "band-pass": metrics.get(f"baseline_{k}"), "meaning": note}
-            for k, note in METRIC_NOTES.items()
-            if k in metrics
-        }
         text = (f"{metrics.get('n_traces', '?')} test traces ({metrics.get('n_signal', '?')} with a pulse). "
                 f"The band-pass baseline is a zero-phase Butterworth filter over {info['band_mhz']} MHz.")
-        return [
-            ReportSection("Denoised traces", text, figures=[traces_png, spectra_png]),
-            ReportSection("Network vs band-pass filter", table=table, columns=["network", "band-pass", "meaning"]),
-        ]
+        return [ReportSection("Denoised traces", text, figures=[traces_png, spectra_png])]
 
     def headline(self, metrics: dict[str, Any]) -> dict[str, Any]:
         keys = ("peak_accuracy", "baseline_peak_accuracy", "energy_ratio_median", "snr_gain_db")
         return {k: metrics[k] for k in keys if k in metrics}
 
+    def headlines(self, metrics: dict[str, Any]) -> list[Headline]:
+        """Each figure of the network beside the band-pass filter's on the same traces: Wilson intervals for the
+        fractions (peak accuracy over the pulses, false pulses over the noise-only traces), bootstrap ones for
+        the medians."""
+        rows = []
+        for key, note in METRIC_NOTES.items():
+            n = metrics.get("n_signal") if key != "false_pulse_rate" else metrics.get("n_traces", 0) - metrics.get("n_signal", 0)
+            proportion = key in ("peak_accuracy", "false_pulse_rate")
+            row = measured(metrics, key, n=n, proportion=proportion, note=note,
+                           data=IDEAL.get(key), baselines={"band-pass": metrics.get(f"baseline_{key}")})
+            if row is not None:
+                rows.append(row)
+        return rows
+
+    def verdicts(self, metrics: dict[str, Any]) -> list[Verdict]:
+        """The network against the band-pass filter wherever both figures have intervals and one way is better
+        (not the energy ratio: 1 is right, and either side of it is wrong)."""
+        out = []
+        for row in self.headlines(metrics):
+            if row.name.startswith("energy_ratio"):
+                continue
+            base = measured(metrics, f"baseline_{row.name}", n=row.n, proportion=row.interval_kind == "Wilson")
+            verdict = against_baseline(row, base, "the band-pass filter", row.name not in LOWER_IS_BETTER) if base else None
+            if verdict is not None:
+                out.append(verdict)
+        return out
+
+    def verdict_text(self, metrics: dict[str, Any]) -> str:
+        return (f"{metrics.get('n_traces', '?')} test traces ({metrics.get('n_signal', '?')} with a pulse); the network "
+                "and the band-pass filter on the same traces. 'data': the value of a perfect recovery.")
+
 
 def measure(recovered: torch.Tensor, items: dict[str, torch.Tensor], data: DataSplits) -> dict[str, Any]:
-    """Network metrics and, as baseline_*, the band-pass filter's, for scaled `recovered` [N, 1, L]."""
+    """Network metrics and, as baseline_*, the band-pass filter's, for scaled `recovered` [N, 1, L]; the medians'
+    95 % bootstrap intervals as <figure>_interval."""
     if "target" not in items:
         raise UserError("measuring needs the true signals (items without 'target')")
     info = data.info
@@ -117,7 +150,18 @@ def measure(recovered: torch.Tensor, items: dict[str, torch.Tensor], data: DataS
     out: dict[str, Any] = radio_metrics(rec, true, noisy, signal)
     out.update({f"baseline_{k}": v for k, v in radio_metrics(base, true, noisy, signal).items()})
     out = {k: v for k, v in out.items() if not math.isnan(v)}  # NaN is not JSON: a metric without traces is left out
+    for prefix, recovered_ in (("", rec), ("baseline_", base)):
+        out.update({f"{prefix}{k}_interval": v for k, v in median_intervals(recovered_, true, noisy, signal).items()})
     return {**out, "n_traces": int(len(signal)), "n_signal": int(signal.sum())}
+
+
+def median_intervals(rec: np.ndarray, true: np.ndarray, noisy: np.ndarray, signal: np.ndarray) -> dict[str, list]:
+    """95 % bootstrap intervals (over the signal traces) of the median figures: SNR gain, NMSE, energy ratio."""
+    r, t, n = rec[signal], true[signal], noisy[signal]
+    figures = {"snr_gain_db": lambda i: snr_gain_db(r[i], t[i], n[i]), "nmse": lambda i: nmse(r[i], t[i]),
+               "energy_ratio_median": lambda i: energy_ratio_summary(r[i], t[i])["energy_ratio_median"]}
+    out = {k: bootstrap_interval(f, len(r)) for k, f in figures.items()}
+    return {k: list(v) for k, v in out.items() if v is not None}
 
 
 def _physical(recovered: torch.Tensor, items: dict[str, torch.Tensor], spec: DataSpec) -> tuple[np.ndarray, ...]:

@@ -11,6 +11,7 @@ Reference statistics and canonical training sets are cached (npz, no pickles) un
 from __future__ import annotations
 
 import hashlib
+import html
 import math
 import time
 from pathlib import Path
@@ -27,10 +28,24 @@ from gensci.data.smiles import MOSES_INSTALL, moses_filter_smarts, moses_referen
 from gensci.errors import InputFileError, UserError
 from gensci.files import atomic_write
 from gensci.methods.base import Method, SamplingOptions
-from gensci.metrics.smiles import ReferenceStats, reference_statistics, smiles_metrics
-from gensci.workflows.base import EvalOptions, ReportSection, Run, SampleOptions, Workflow
+from gensci.metrics.smiles import ReferenceStats, canonical_set, reference_statistics, smiles_metrics
+from gensci.workflows.base import (EvalOptions, Headline, ReportSection, Run, SampleOptions, Workflow, eval_sampling,
+                                   periodic_sampling)
+from gensci.workflows.verdicts import measured
 
 DEFAULT_SAMPLES = 1000
+MOSES_TEST = "MOSES test set (MOSES' precomputed statistics)"
+VERDICT_KEYS = ("validity", "unique_at_1000", "unique_at_10000", "novelty", "fcd", "snn", "frag", "scaf", "int_div",
+                "filters")
+# Polykovskiy et al. 2020 (MOSES), the README's test-set table: its VAE and, for FCD, the training set itself
+# (checked against /work/shared/notes; the other columns of that table are not quoted here)
+MOSES_VAE = {"validity": 0.977, "unique_at_10000": 0.998, "fcd": 0.099, "snn": 0.626, "int_div": 0.856,
+             "novelty": 0.695}
+MOSES_TRAIN = {"fcd": 0.008}
+NOTES = {"fcd": "Fréchet ChemNet distance to the test set; lower is better", "snn": "mean nearest-neighbour "
+         "Tanimoto similarity to the test set", "int_div": "internal diversity (1 - mean pairwise Tanimoto)",
+         "frag": "cosine similarity of BRICS fragment counts", "scaf": "cosine similarity of Bemis-Murcko scaffolds",
+         "filters": "share passing MOSES' MCF and PAINS filters"}
 
 
 class SmilesWorkflow(Workflow):
@@ -39,7 +54,7 @@ class SmilesWorkflow(Workflow):
     def periodic_eval(self, method: Method, data: DataSplits, config: ExperimentConfig) -> dict[str, float]:
         """Validity and uniqueness of a few prior samples (seconds)."""
         smiles = draw_smiles(method, data.info, config.eval.periodic_n_samples, seed=0,
-                             options=SamplingOptions(batch_size=config.eval.batch_size))
+                             options=periodic_sampling(method, config.eval))
         valid = [c for c in map(canonical_smiles, smiles) if c is not None]
         return {"validity": len(valid) / len(smiles), "uniqueness": len(set(valid)) / max(len(valid), 1)}
 
@@ -50,7 +65,7 @@ class SmilesWorkflow(Workflow):
             from gensci.workflows.smiles_latent import prototype_variations
 
             rows = prototype_variations(method, run.info, options.prototype, n, options.seed)
-            return [_write_table(options.out or run.samples_dir / "prototype_variations.csv", rows)]
+            return [_write_table(_out_path(options.out, run, "prototype_variations.csv"), rows)]
         if options.optimize:
             from gensci.workflows.smiles_latent import bayesian_optimize, optimize_molecules
 
@@ -60,9 +75,9 @@ class SmilesWorkflow(Workflow):
             rows, summary = search(method, run.info, options.optimize, n, options.seed)
             self.messages.append(summary)
             name = "optimized" if options.search == "gradient" else "bo"
-            return [_write_table(options.out or run.samples_dir / f"{name}_{options.optimize}.csv", rows)]
+            return [_write_table(_out_path(options.out, run, f"{name}_{options.optimize}.csv"), rows)]
         smiles = draw_smiles(method, run.info, n, options.seed, options.sampling())
-        path = options.out or run.samples_dir / "samples.smi"
+        path = _out_path(options.out, run, "samples.smi")
         atomic_write(path, "".join(s + "\n" for s in smiles))
         valid = sum(mol_from_smiles(s) is not None for s in smiles)
         self.messages.append(f"{valid} of {n} SMILES are valid molecules")
@@ -76,7 +91,8 @@ class SmilesWorkflow(Workflow):
         smiles = draw_smiles(method, run.info, n, options.seed, sampling)
         data_config = run.config.data
         result = measure(smiles, data_reference(data_config), data_train_set(data_config))
-        return result | method.describe_sampling(sampling) | {"seconds": round(time.perf_counter() - start, 2)}
+        return result | method.describe_sampling(sampling) | {"seconds": round(time.perf_counter() - start, 2),
+                                                               "reference": reference_name(data_config)}
 
     def report(self, run: Run, metrics: dict[str, Any]) -> list[ReportSection]:
         """Drawings of 16 samples, and a latent interpolation between the first two test molecules."""
@@ -85,7 +101,7 @@ class SmilesWorkflow(Workflow):
         from gensci.workflows.smiles_latent import interpolate_smiles
 
         method = run.method()
-        smiles = draw_smiles(method, run.info, 16, seed=0, options=SamplingOptions())
+        smiles = draw_smiles(method, run.info, 16, seed=0, options=eval_sampling(run.config.eval))
         grid = draw_smiles_grid(smiles, run.figures_dir / "samples.png", title="16 prior samples (seed 0)")
         sections = [ReportSection("Samples", "Decoded from z ~ N(0, I) with the run's default sampler.", [grid])]
         a, b = DATASETS.get(run.config.data.name).reference_smiles(run.config.data, "test")[:2]
@@ -100,6 +116,40 @@ class SmilesWorkflow(Workflow):
     def headline(self, metrics: dict[str, Any]) -> dict[str, Any]:
         keys = ("validity", "unique_at_1000", "novelty", "int_div", "fcd", "snn")
         return {k: metrics[k] for k in keys if k in metrics}
+
+    def headlines(self, metrics: dict[str, Any]) -> list[Headline]:
+        """The MOSES metrics with Wilson intervals for the fractions (validity over the generated strings,
+        uniqueness over the first k valid, novelty over the distinct valid, filters over the valid), and the MOSES
+        paper's VAE beside them when the run is measured against MOSES' own test set."""
+        moses = metrics.get("reference") == MOSES_TEST
+        sizes = {"validity": metrics.get("n_generated"), "unique_at_1000": metrics.get("unique_at_1000_n"),
+                 "unique_at_10000": metrics.get("unique_at_10000_n"), "novelty": metrics.get("n_distinct"),
+                 "filters": metrics.get("n_valid")}
+        rows = [measured(metrics, k, n=sizes.get(k, metrics.get("n_valid")), proportion=k in sizes,
+                         published=MOSES_VAE.get(k) if moses else None, data_paper=MOSES_TRAIN.get(k) if moses else None,
+                         source="MOSES paper, VAE (test set)" if moses and k in MOSES_VAE else "", note=NOTES.get(k, ""))
+                for k in VERDICT_KEYS]
+        return [r for r in rows if r is not None]
+
+    def verdict_text(self, metrics: dict[str, Any]) -> str:
+        notes = "; ".join(metrics.get("notes") or [])
+        return (f"{metrics.get('n_generated', '?')} SMILES ({metrics.get('n_valid', '?')} valid) against "
+                f"{html.escape(str(metrics.get('reference') or 'the test split'))}; novelty against the training "
+                "molecules. FCD, SNN, Frag, Scaf, IntDiv: no interval (they need the whole set; see benchmarks for "
+                "their spread over independent draws)." + (f" {html.escape(notes)}." if notes else ""))
+
+
+def reference_name(config) -> str:
+    """What `data_reference` compares with, in words (MOSES_TEST for the full MOSES test set)."""
+    return MOSES_TEST if config.name == "moses" and config.limit_eval is None else f"{config.name} test split"
+
+
+def _out_path(out: Path | None, run: Run, name: str) -> Path:
+    """--out as given (a file), or NAME inside it when it is a folder or has no suffix; else RUN/samples/NAME."""
+    if out is None:
+        return run.samples_dir / name
+    out = Path(out)
+    return out / name if out.is_dir() or not out.suffix else out
 
 
 def draw_smiles(method: Method, info: dict[str, Any], n: int, seed: int, options: SamplingOptions) -> list[str]:
@@ -157,7 +207,7 @@ def cached_canonical_set(smiles: list[str]) -> set[str]:
     if path.exists():
         with np.load(path, allow_pickle=False) as f:
             return set(f["smiles"].tolist())
-    canonical = np.array(sorted({c for c in map(canonical_smiles, smiles) if c is not None}))
+    canonical = np.array(sorted(canonical_set(smiles)))  # with a progress display: MOSES' takes minutes
     atomic_write(path, lambda tmp: np.savez_compressed(tmp, smiles=canonical))
     return set(canonical.tolist())
 

@@ -12,8 +12,8 @@ from typing import Callable
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from gensci.config import MethodConfig
 from gensci.errors import ConfigError
+from gensci.methods.base import StepsConfig
 from gensci.methods.diffusion.samplers import SAMPLERS, check_sampler, check_sampler_options
 from gensci.methods.diffusion.schedules import SCHEDULES, check_schedule
 
@@ -26,7 +26,7 @@ def _as_field_error(check: Callable, value):
         raise PydanticCustomError("unknown_name", "{message}", {"message": str(err)}) from None
 
 
-class DiffusionConfig(MethodConfig):
+class DiffusionConfig(StepsConfig):
     timesteps: int = Field(1000, ge=1, description="T: the trained time grid t = 0, 1/T, ..., 1")
     noise_schedule: str = Field("cosine", description=f"one of {', '.join(SCHEDULES)}")
     noise_precision: float = Field(1e-5, gt=0, lt=0.5, description="polynomial schedules: alpha^2 in [s, 1 - s]")

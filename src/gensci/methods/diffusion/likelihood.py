@@ -6,7 +6,7 @@ item (T L_t) is unbiased but very noisy: L_t is largest at the few smallest t, w
 `vlb_times` draws K times per item with weights, one per stratum (stratified sampling), either uniform in t or
 importance-sampled from a proposal q (t drawn with probability q(t), weight 1 / q(t)); both are unbiased.
 With q proportional to w_t the weighted term is 1/2 E||eps - eps_hat||^2 up to a constant, which varies far less
-over t than L_t (benchmarks/edm_nll_variance.md).
+over t than L_t (benchmarks/molecules/README.md).
 """
 
 from __future__ import annotations
