@@ -155,13 +155,14 @@ def evaluate(
     dataset: Optional[str] = typer.Option(None, help="evaluate a built-in data set itself: qm9 (EDM's protocol), "
                                           "qm9-bonds (both protocols), qm9-graph (predicted-bond protocol)"),
     split: str = typer.Option("train", help="with --dataset: train|valid|test"),
-    limit: Optional[int] = typer.Option(None, help="with --dataset: only the first N molecules"),
+    limit: Optional[int] = typer.Option(None, help="with --dataset: a random N molecules of the split (drawn with "
+                                        "--seed)"),
     remove_h: bool = typer.Option(False, "--remove-h", help="with --dataset qm9: heavy atoms only"),
     reference: Optional[Path] = typer.Option(None, help="with a molecule file: novelty against this file instead of QM9 train (.smi: instead of the MOSES sets)"),
     n: Optional[int] = typer.Option(None, help="number of samples to evaluate"),
     steps: Optional[int] = typer.Option(None, help="sampling steps (default: the run's eval.sampling_steps when set, "
                                         "else its method.sampling_steps, as `gensci sample`)"),
-    seed: int = typer.Option(0, help="sampling seed"),
+    seed: int = typer.Option(0, help="sampling seed (with --dataset --limit: the seed of the random subset)"),
     sampler: Optional[str] = typer.Option(None, help="diffusion sampler (default: the run's eval.sampler when set, "
                                           "else its method.sampler)"),
     checkpoint: str = typer.Option("auto", help="best | last | auto (best.pt when the run kept one)"),
@@ -186,7 +187,7 @@ def evaluate(
     if dataset is not None:
         from gensci.workflows.molecule_files import evaluate_dataset
 
-        metrics = evaluate_dataset(dataset, split=split, limit=limit, remove_h=remove_h)
+        metrics = evaluate_dataset(dataset, split=split, limit=limit, remove_h=remove_h, seed=seed)
     elif target is None:
         _fail("give a run directory, a molecule file, or --dataset NAME")
     elif target.is_dir() or (not target.exists() and str(target) in shipped_names()):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import gensci.workflows.molecule_references as R
+from gensci.workflows import reference_build
 from gensci.data import qm9
 from gensci.metrics.bond_protocol import graph_smiles
 from gensci.metrics.distributions import MoleculeStats, pack_values, unpack_values
@@ -88,7 +89,7 @@ def test_data_figures_come_with_their_sample_sizes_and_feed_the_reports():
     from gensci.workflows import molecules
 
     manifest = json.loads((R.references_dir() / R.MANIFEST).read_text())
-    assert manifest["command"] == R.BUILD_COMMAND and manifest["stats_per_kind"] == R.STATS_PER_KIND
+    assert manifest["command"] == reference_build.BUILD_COMMAND and manifest["stats_per_kind"] == R.STATS_PER_KIND
     assert set(manifest["files"]) == {p.name for p in R.references_dir().glob("qm9_train_*")}
     assert sum(manifest["files"].values()) < 5_000_000  # a few MB of package data
     figures = R.qm9_data_figures()

@@ -42,6 +42,24 @@ MIDI_ALLOWED_VALENCES = {
     "Cl": 1, "As": 3,
     "Br": {0: 1, 1: 2}, "I": 1, "Hg": [1, 2], "Bi": [3, 5], "Se": [2, 4, 6],
 }
+# Strict valences: an atom's bond orders must add up to its element's normal valence for its formal charge, so no
+# hydrogen is implied (MiDi's table above accepts neutral C with 3 and N with 2, i.e. a missing H). The values are
+# RDKit's default valences (Chem.GetPeriodicTable().GetValenceList) of the element that is isoelectronic with the
+# charged atom (N+ like C, O+ like N, O- like F, N- like O, C+ like B, C- like N), RDKit's own rule for charged
+# atoms. S and P keep their higher normal valences (sulfoxides, sulfones, phosphates), which imply no H either.
+# A charge not listed is never allowed (no fallback to the neutral entry: `ValenceTable(..., fallback=False)`).
+STRICT_VALENCES = {
+    "H": {0: 1},
+    "B": {0: 3, -1: 4},
+    "C": {0: 4, 1: 3, -1: 3},
+    "N": {0: 3, 1: 4, -1: 2},
+    "O": {0: 2, 1: 3, -1: 1},
+    "F": {0: 1},
+    "Si": {0: 4},
+    "P": {0: [3, 5], 1: 4},
+    "S": {0: [2, 4, 6], 1: 3, -1: 1},
+    "Cl": {0: 1}, "Br": {0: 1}, "I": {0: 1},
+}
 BOND_ORDERS = np.array([0.0, 1.0, 2.0, 3.0, 1.5])  # by bond code: none, single, double, triple, aromatic
 MAX_CHARGE = 4  # charges are clipped to [-4, 4]: every key of the tables lies inside, so outside = neutral entry
 MAX_VALENCE = 8  # valences are clipped to 8 + 1 = "too many" (nothing allows more than 6)
@@ -52,18 +70,19 @@ class ValenceTable:
 
     entries: element -> valence | [valences] | {formal charge: valence | [valences]} (the form of MiDi's
     `allowed_bonds`; EDM's `allowed_bonds` uses the first two forms only). An int or list ignores the
-    charge; a dict falls back to its neutral entry for a charge it does not list (MiDi's rule).
+    charge; a dict falls back to its neutral entry for a charge it does not list (MiDi's rule), unless
+    fallback=False (then that charge allows nothing: the strict table).
     """
 
-    def __init__(self, entries: dict):
+    def __init__(self, entries: dict, fallback: bool = True):
         self.entries = entries
         self.elements = tuple(entries)
         # [element (+1 unknown), charge + MAX_CHARGE, valence (0..MAX_VALENCE + 1)] -> allowed
         self.allowed = np.zeros((len(self.elements) + 1, 2 * MAX_CHARGE + 1, MAX_VALENCE + 2), dtype=bool)
         for e, entry in enumerate(entries.values()):
             for c in range(-MAX_CHARGE, MAX_CHARGE + 1):
-                allowed = entry.get(c, entry[0]) if isinstance(entry, dict) else entry
-                self.allowed[e, c + MAX_CHARGE, np.atleast_1d(allowed)] = True
+                allowed = entry.get(c, entry[0] if fallback else []) if isinstance(entry, dict) else entry
+                self.allowed[e, c + MAX_CHARGE, np.atleast_1d(np.asarray(allowed, dtype=np.int64))] = True
 
     def element_indices(self, symbols: Sequence[str]) -> np.ndarray:
         """Indices into self.elements (unknown symbols -> len(self.elements): never allowed)."""
@@ -78,6 +97,7 @@ class ValenceTable:
 
 
 MIDI_TABLE = ValenceTable(MIDI_ALLOWED_VALENCES)
+STRICT_TABLE = ValenceTable(STRICT_VALENCES, fallback=False)
 
 
 def valences(bonds, aromatic_order: float = 1.5) -> np.ndarray:
@@ -95,8 +115,9 @@ def valences(bonds, aromatic_order: float = 1.5) -> np.ndarray:
 
 
 def atom_stable_batch(atom_types, formal_charges, bonds, mask, elements: Sequence[str],
-                      aromatic_order: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted-bond stability of a padded batch (MiDi's check_stability, vectorised).
+                      aromatic_order: float = 1.5, table: ValenceTable = MIDI_TABLE) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted-bond stability of a padded batch (MiDi's check_stability, vectorised; `table`: MiDi's allowed
+    valences, or STRICT_TABLE for strict valences).
 
     atom_types: [B, N] int, index into `elements` (any value on padding);
     formal_charges: [B, N] int; bonds: [B, N, N] int bond codes 0-4 (rows/columns of padding ignored);
@@ -107,8 +128,8 @@ def atom_stable_batch(atom_types, formal_charges, bonds, mask, elements: Sequenc
     mask = np.asarray(mask).astype(bool)
     types = np.where(mask, np.asarray(atom_types), 0)
     bonds = np.asarray(bonds) * (mask[:, :, None] & mask[:, None, :])
-    table_index = MIDI_TABLE.element_indices(elements)[types]
-    stable = MIDI_TABLE.is_allowed(table_index, formal_charges, valences(bonds, aromatic_order)) & mask
+    table_index = table.element_indices(elements)[types]
+    stable = table.is_allowed(table_index, formal_charges, valences(bonds, aromatic_order)) & mask
     return stable, (stable | ~mask).all(-1)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from gensci.chem.molecule import Molecule, as_molecule
 from gensci.chem.rdmol import fragment_smiles, molecule_to_rdkit
-from gensci.chem.valences import atom_stable_batch
+from gensci.chem.valences import MIDI_TABLE, ValenceTable, atom_stable_batch
 
 # MiDi paper (Vignac et al., ECML 2023) Table 2, QM9 with explicit H, row "Data" (gdb9.sdf's bonds); the paper
 # prints percentages (99.8, 98.7, 98.9, 99.9), kept here as fractions like every measure in gensci.
@@ -45,21 +45,36 @@ def graph_stability(molecules, aromatic_order: float = 1.5) -> dict[str, float |
     """atom_stability_graph, molecule_stability_graph (fractions), n_molecules, n_atoms, n_stable_atoms,
     n_stable_molecules of Molecules with bonds (and formal charges; none = neutral) (MiDi's check_stability)."""
     mols = _with_bonds(molecules)
-    width = max(m.n_atoms for m in mols)
-    elements = sorted({s for m in mols for s in m.atom_types})
-    lookup = {e: i for i, e in enumerate(elements)}
-    b = len(mols)
-    types, charges = np.zeros((b, width), np.int64), np.zeros((b, width), np.int64)
-    bonds, mask = np.zeros((b, width, width), np.int64), np.zeros((b, width), bool)
-    for k, m in enumerate(mols):
-        n = m.n_atoms
-        types[k, :n] = [lookup[s] for s in m.atom_types]
-        charges[k, :n], bonds[k, :n, :n], mask[k, :n] = m.charges_or_neutral, m.bonds, True
-    atom, molecule = atom_stable_batch(types, charges, bonds, mask, elements, aromatic_order)
+    atom, molecule, mask = stable_atoms(mols, aromatic_order)
     n_atoms = int(mask.sum())
     return {"atom_stability_graph": float(atom.sum() / max(n_atoms, 1)),
-            "molecule_stability_graph": float(molecule.mean()), "n_molecules": b, "n_atoms": n_atoms,
+            "molecule_stability_graph": float(molecule.mean()), "n_molecules": len(mols), "n_atoms": n_atoms,
             "n_stable_atoms": int(atom.sum()), "n_stable_molecules": int(molecule.sum())}
+
+
+def stable_atoms(molecules: list[Molecule], aromatic_order: float = 1.5, table: ValenceTable = MIDI_TABLE,
+                 chunk: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(atom stable [B, N], molecule stable [B], real atoms [B, N]) of Molecules with bonds, padded to the largest:
+    gensci.chem.valences.atom_stable_batch under `table` (MiDi's, or STRICT_TABLE), `chunk` molecules at a time
+    (QM9's 100,000 padded bond matrices would take 0.7 GB at once)."""
+    width = max(m.n_atoms for m in molecules)
+    elements = sorted({s for m in molecules for s in m.atom_types})
+    lookup = {e: i for i, e in enumerate(elements)}
+    atom, molecule, mask = [], [], []
+    for start in range(0, len(molecules), chunk):
+        part = molecules[start : start + chunk]
+        b = len(part)
+        types, charges = np.zeros((b, width), np.int64), np.zeros((b, width), np.int64)
+        bonds, real = np.zeros((b, width, width), np.int64), np.zeros((b, width), bool)
+        for k, m in enumerate(part):
+            n = m.n_atoms
+            types[k, :n] = [lookup[s] for s in m.atom_types]
+            charges[k, :n], bonds[k, :n, :n], real[k, :n] = m.charges_or_neutral, m.bonds, True
+        stable, whole = atom_stable_batch(types, charges, bonds, real, elements, aromatic_order, table)
+        atom.append(stable)
+        molecule.append(whole)
+        mask.append(real)
+    return np.concatenate(atom), np.concatenate(molecule), np.concatenate(mask)
 
 
 def graph_smiles(molecule: Molecule) -> tuple[str | None, int]:

@@ -15,16 +15,17 @@ from gensci.data.molecule_io import MoleculeFileError, read_molecules, read_mole
 from gensci.errors import UserError
 from gensci.metrics.molecule_protocols import Carried, evaluate_protocols
 from gensci.workflows.molecule_references import (QM9_ELEMENTS, edm_smiles_cached, file_reference, perceived,
-                                                  qm9_edm_smiles, qm9_molecules, qm9_reference)
+                                                  qm9_edm_smiles, qm9_molecules, qm9_reference, random_subset)
 
 DATASETS = ("qm9", "qm9-bonds", "qm9-graph")
 _MAX_SKIPPED_SHOWN = 10
 
 
 def evaluate_dataset(dataset: str = "qm9", split: str = "train", limit: int | None = None, remove_h: bool = False,
-                     distributions: bool = True) -> dict:
-    """A QM9 data set itself under the protocols that apply (first `limit` molecules of a split, i.e. the
-    smallest: splits are in index order as in EDM), novelty and distributions against the training split.
+                     distributions: bool = True, seed: int = 0, chemistry: bool = True) -> dict:
+    """A QM9 data set itself under the protocols that apply (all of a split, or a random `limit` of its molecules
+    drawn with `seed`: molecule_references.random_subset; the first ones would be the smallest), novelty,
+    distributions and chemistry (unless chemistry=False) against the training split.
 
     qm9: EDM's protocol (bonds from distances; with or without H). qm9-bonds: both protocols (its
     perceived bonds and charges for the predicted-bond one). qm9-graph: heavy-atom graphs, the
@@ -37,21 +38,27 @@ def evaluate_dataset(dataset: str = "qm9", split: str = "train", limit: int | No
         raise UserError(f"unknown split {split!r}; choices: {', '.join(qm9.SPLIT_SIZES)}")
     if remove_h and dataset != "qm9":
         raise UserError(f"--remove-h applies to --dataset qm9 only ({dataset} fixes it: qm9-graph has no H)")
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit {limit}: give a number of molecules of at least 1")
     remove_h = remove_h or dataset == "qm9-graph"
     start = time.perf_counter()
     bonded = dataset != "qm9"
-    molecules = qm9_molecules(split, limit, remove_h, bonds=bonded)
+    positions = random_subset(split, limit, seed)
+    molecules = qm9_molecules(split, remove_h=remove_h, bonds=bonded, positions=positions)
     carried = Carried(positions=dataset != "qm9-graph", bonds=bonded, explicit_h=not remove_h)
     reference = qm9_reference(remove_h, carried, distributions)
     smiles = None  # the training split's EDM SMILES are cached: reuse them
     if split == "train" and carried.positions and (limit is None or edm_smiles_cached(remove_h)):
-        smiles = qm9_edm_smiles(remove_h)[:limit]
+        pairs = qm9_edm_smiles(remove_h)
+        smiles = [pairs[p] for p in positions]
         if bonded:
-            smiles = [s for s, ok in zip(smiles, perceived(qm9.split_rows("train")[:limit])) if ok]
-    result = evaluate_protocols(molecules, reference, carried, edm_smiles=smiles)
+            smiles = [s for s, ok in zip(smiles, perceived(qm9.split_rows("train")[positions])) if ok]
+    result = evaluate_protocols(molecules, reference, carried, edm_smiles=smiles, chemistry=chemistry)
     if dataset == "qm9-graph":
         result["protocols_skipped"]["edm"] = "qm9-graph is scored as 2D graphs of heavy atoms (use qm9 or qm9-bonds)"
     result |= {"dataset": dataset, "split": split, "remove_h": remove_h,
+               "subset": None if len(positions) == qm9.SPLIT_SIZES[split] else
+               f"{len(positions)} random molecules of {qm9.SPLIT_SIZES[split]:,} (seed {seed})",
                "seconds": round(time.perf_counter() - start, 2)}
     return result
 
