@@ -178,7 +178,8 @@ def test_domain_specific_verdict_tables(pages):
     molecules = pages["molecules-3d"][2].read_text()
     assert "qm9 train (first 64)" in molecules  # the distributions are drawn against the reference
     figures = {p.name for p in pages["molecules-3d"][0].figures_dir.iterdir()}
-    assert {"molecule_composition.png", "bond_geometry.png"} <= figures
+    assert {"molecule_composition.png", "bond_geometry.png", "molecule_chemistry.png"} <= figures
+    assert "Chemistry against QM9" in molecules and "ring3_fraction" in molecules  # gensci.metrics.chemistry
 
 
 def test_header_of_shipped_weights_comes_from_the_manifest(tmp_path):

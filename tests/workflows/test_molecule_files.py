@@ -51,6 +51,11 @@ def test_sdf_is_scored_under_both_protocols_and_xyz_under_edms(tmp_path):
     xyz = F.evaluate_file(write_molecules(tmp_path / "m.xyz", mols))
     assert xyz["protocols"] == ["edm", "distributions"] and not any(k.endswith("_graph") for k in xyz)
     assert xyz["molecule_stability"] == sdf["molecule_stability"]  # the same geometry, the same EDM figure
+    # the chemistry, on the file's own bonds (SDF) or EDM's inferred ones (XYZ): ethanol, glycine, HCN
+    assert sdf["chemistry_n"] == 3 and sdf["chemistry_bonds"] == "own" and sdf["molecule_stability_strict"] == 1.0
+    assert sdf["triple_bond_fraction"] == sdf["charged_fraction"] == sdf["group_alcohol_fraction"] == pytest.approx(1 / 3)
+    assert sdf["stable_and_connected"] == 1.0 and sdf["heavy_atoms_counts"] == {"2": 1, "3": 1, "5": 1}
+    assert xyz["chemistry_bonds"] == "inferred from distances (EDM)" and "molecule_stability_strict" not in xyz
 
 
 def test_bad_sdf_input_is_scored_and_counted(tmp_path):
@@ -89,6 +94,7 @@ def test_unreadable_records_are_skipped_and_counted(tmp_path):
     assert res["n_molecules"] == 2 and res["n_skipped"] == 1 and "record 3" in res["skipped"]
     assert res["novelty"] == pytest.approx(1 / 2)  # ethanol is in the reference
     assert res["reference"] == str(reference) and "atom_type_tv" in res
+    assert res["heavy_atoms_tv"] == 0.0 and "fcd_qm9" not in res  # 3 heavy atoms each, as the reference's ethanol
     sdf = tmp_path / "samples.sdf"
     text = write_molecules(tmp_path / "tmp.sdf", mols).read_text()
     first, second = text.split("$$$$\n")[:2]
@@ -114,6 +120,45 @@ def test_datasets_under_the_protocols_that_apply(dataset, protocols):
         assert res["molecule_stability_graph"] == 1.0 and res["distributions_bonds"] == "own"
     if dataset == "qm9-graph":
         assert "molecule_stability_graph" not in res and "atom_stability" not in res  # heavy atoms only, 2D
+
+
+def test_limit_draws_a_seeded_random_subset_not_the_first_molecules():
+    from gensci.workflows.molecule_references import random_subset
+
+    first, again, other = random_subset("valid", 30, 0), random_subset("valid", 30, 0), random_subset("valid", 30, 1)
+    assert np.array_equal(first, again) and not np.array_equal(first, other)  # seeded
+    assert len(set(first.tolist())) == 30 and (np.diff(first) > 0).all() and first.max() > 1000  # not the first 30
+    assert np.array_equal(random_subset("valid", None), np.arange(17_748))
+    assert np.array_equal(random_subset("valid", 10**6), np.arange(17_748))
+    res = F.evaluate_dataset("qm9", "valid", limit=30, seed=1)
+    picked = qm9_molecules("valid", positions=random_subset("valid", 30, 1))
+    assert res["n_atoms"] == sum(m.n_atoms for m in picked) != sum(m.n_atoms for m in qm9_molecules("valid", 30))
+    assert res["subset"] == "30 random molecules of 17,748 (seed 1)" and res["n_molecules"] == 30
+
+
+def test_limit_on_the_training_split_pairs_the_shipped_smiles_with_the_same_molecules(monkeypatch):
+    """With the training split's EDM SMILES at hand the evaluation reads those of the drawn molecules: the same
+    figures as computing them (novelty against the first 50 tells the first molecules from random ones)."""
+    computed = F.evaluate_dataset("qm9-bonds", "train", limit=40, seed=2)
+    monkeypatch.setattr(F, "edm_smiles_cached", lambda remove_h: True)
+    shipped = F.evaluate_dataset("qm9-bonds", "train", limit=40, seed=2)
+    computed.pop("seconds"), shipped.pop("seconds")
+    assert shipped == computed and computed["novelty"] > 0.5
+
+
+def test_cli_limit_takes_the_seed():
+    import json
+
+    from typer.testing import CliRunner
+
+    from gensci.cli import app
+
+    result = CliRunner().invoke(app, ["evaluate", "--dataset", "qm9", "--split", "valid", "--limit", "5", "--seed",
+                                      "3", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["subset"] == "5 random molecules of 17,748 (seed 3)"
+    bad = CliRunner().invoke(app, ["evaluate", "--dataset", "qm9", "--limit", "0"])
+    assert bad.exit_code == 2 and "--limit 0" in bad.output
 
 
 def test_dataset_options_are_checked():

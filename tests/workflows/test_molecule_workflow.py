@@ -146,6 +146,34 @@ def test_report_sections_and_verdict(run):
     assert "published" not in other.table["molecule_stability"]
 
 
+def test_the_verdict_shows_the_chemistry_beside_qm9s(tmp_path):
+    from gensci.metrics.chemistry import FRACTIONS
+
+    qm9 = wfm.GENSCI_QM9_DATA  # QM9's training split by the same code, shipped with the references
+    metrics = {"n_molecules": 1000, "chemistry_n": 950, "reference": "qm9 train (with H)", "heavy_atoms_tv": 0.27,
+               "heavy_atoms_counts": {"8": 320, "9": 570, "10": 60}, "fcd_qm9": 3.1, "chemistry_bonds": "own",
+               "molecule_stability_strict": 0.906, "stable_and_connected": 0.93,
+               **{k: qm9[k] for k in FRACTIONS}, "aromatic_fraction": 0.016}
+    wf = MoleculeWorkflow()
+    verdict = wf.verdict(metrics)
+    row = verdict.table["aromatic_fraction"]
+    assert (row["this run"], row["n"], row["data"]) == (0.016, 950, qm9["aromatic_fraction"])
+    assert row["95 % interval"].endswith("(Wilson)") and "chemistry_n" not in verdict.table
+    assert verdict.table["molecule_stability_strict"]["n"] == 1000 and verdict.table["molecule_stability_strict"]["data"] == 1.0
+    assert verdict.table["fcd_qm9"]["data"] == qm9["fcd_qm9"] and "95 % interval" not in verdict.table["fcd_qm9"]
+    assert "largest fragment of the 950 valid molecules" in verdict.text
+    judged = {v.name: v for v in wf.verdicts(metrics)}["chemistry"]
+    assert judged.ok is False and judged.outcome == "3 of 21 chemistry figures differ from QM9's"
+    assert "largest gaps: aromatic_fraction 1.6 % against QM9's 17.0 %; molecule_stability_strict" in judged.reason
+    like_qm9 = metrics | {"aromatic_fraction": qm9["aromatic_fraction"], "molecule_stability_strict": 1.0,
+                          "stable_and_connected": 1.0}
+    assert {v.name: v for v in wf.verdicts(like_qm9)}["chemistry"].ok
+    assert "data" not in wf.verdict(metrics | {"reference": "my molecules.sdf"}).table["aromatic_fraction"]
+    sections = wfm.chemistry_sections(metrics, MoleculeReference("qm9 train (with H)"), tmp_path)
+    assert sections[0].figures[0].name == "molecule_chemistry.png" and sections[0].figures[0].exists()
+    assert wfm.chemistry_sections({"n_molecules": 3}, None, tmp_path) == []  # an older evaluation: no chemistry
+
+
 def test_evaluation_file_names_have_no_spaces_or_brackets():
     from gensci.workflows.base import evaluation_name
 

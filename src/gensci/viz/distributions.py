@@ -1,7 +1,8 @@
 """Generated molecules' distributions over a reference's (QM9's training split, or a user's file): element shares,
 atoms per molecule, and bond lengths and angles of the most common kinds, overlaid. They draw what
 gensci.metrics.distributions measures (`MoleculeStats`); its atom_type_tv, n_atoms_tv and per-kind W1 distances
-are the numbers behind these pictures."""
+are the numbers behind these pictures. plot_chemistry draws gensci.metrics.chemistry's figures (heavy atoms, ring
+sizes, aromatic / triple-bond / charged shares, functional groups)."""
 
 from __future__ import annotations
 
@@ -84,4 +85,35 @@ def plot_geometry(samples: MoleculeStats, path: Path, reference: MoleculeStats |
                         color="tab:red", fontsize=8)
             ax.set(title=name, xlabel=xlabel, yticks=[])
             ax.legend(fontsize=7)
+    return save_figure(fig, path)
+
+
+def plot_chemistry(samples: dict, path: Path, reference: dict | None = None,
+                   labels: tuple[str, str] = ("generated", "QM9 train")) -> Path:
+    """Two panels from gensci.metrics.chemistry's figures (an evaluation's dict, and the reference's): the share of
+    molecules per heavy-atom count, and the share of molecules with a ring of each size, an aromatic atom, a triple
+    bond, a charge and each functional group (grouped bars)."""
+    from gensci.metrics.chemistry import FRACTIONS
+
+    fig, (ax_n, ax_f) = plt.subplots(1, 2, figsize=(13, 4.2), constrained_layout=True,
+                                     gridspec_kw={"width_ratios": [1, 2.4]})
+    sets = [(labels[0], samples, GENERATED)] + ([(labels[1], reference, REFERENCE)] if reference is not None else [])
+    sizes = sorted({int(k) for _, s, _ in sets for k in s.get("heavy_atoms_counts", {})})
+    width = 0.8 / len(sets)
+    for k, (label, figures, colour) in enumerate(sets):
+        counts = {int(a): b for a, b in figures.get("heavy_atoms_counts", {}).items()}
+        total = max(sum(counts.values()), 1)
+        ax_n.bar(np.arange(len(sizes)) + (k - (len(sets) - 1) / 2) * width, [counts.get(n, 0) / total for n in sizes],
+                 width, color=colour, label=f"{label} ({total:,} molecules)")
+    ax_n.set(xticks=range(len(sizes)), xticklabels=sizes, xlabel="heavy atoms (largest fragment)",
+             ylabel="share of molecules", title="heavy atoms")
+    ax_n.legend(fontsize=8)
+    names = [k for k in FRACTIONS if any(f.get(k) is not None for _, f, _ in sets)]
+    short = [k.removesuffix("_fraction").removeprefix("group_").replace("_", " ") for k in names]
+    for k, (label, figures, colour) in enumerate(sets):
+        ax_f.bar(np.arange(len(names)) + (k - (len(sets) - 1) / 2) * width,
+                 [figures.get(name) or 0.0 for name in names], width, color=colour, label=label)
+    ax_f.set(xticks=range(len(names)), ylabel="share of molecules with it", title="rings, bonds, charges, groups")
+    ax_f.set_xticklabels(short, rotation=45, ha="right", fontsize=8)
+    ax_f.legend(fontsize=8)
     return save_figure(fig, path)

@@ -71,8 +71,9 @@ def evaluate_file(path, reference=None) -> dict:
     predicted-bond protocol on the file's own bonds and formal charges (unless the file lists no bond
     at all). Aromatic bonds count 1.5, charged atoms use their charge's valences, elements outside QM9's
     are scored (they make the atom unstable when no table knows them); how many molecules hold each is
-    counted. Novelty and distributions are against QM9's training split (with or without H, following
-    the file), or against the molecules of `reference` (an XYZ/SDF file) when given.
+    counted. Novelty, distributions and chemistry (gensci.metrics.chemistry: heavy_atoms_tv, and fcd_qm9 against
+    QM9 only) are against QM9's training split (with or without H, following the file), or against the
+    molecules of `reference` (an XYZ/SDF file) when given.
     """
     start = time.perf_counter()
     molecules, skipped = read_molecules_lenient(path)

@@ -35,6 +35,7 @@ from gensci.errors import UserError
 from gensci.files import atomic_write
 from gensci.methods.base import Method
 from gensci.metrics.bond_protocol import MIDI_QM9_DATA
+from gensci.metrics.chemistry import FRACTIONS, FUNCTIONAL_GROUPS
 from gensci.metrics.distributions import molecule_stats
 from gensci.metrics.molecule_protocols import Carried, evaluate_protocols
 from gensci.metrics.molecules import EDM_QM9_DATA
@@ -74,6 +75,21 @@ NOTES = {"atom_stability": "atoms with the valence their element allows (bonds f
          "n_atoms_tv": "total variation of molecule sizes from the reference's; 0 = the same",
          "bond_length_w1": "W1 of bond lengths per kind (Å), weighted by the reference's kind counts; 0 = the same",
          "bond_angle_w1": "W1 of bond angles per kind (degrees), weighted likewise; 0 = the same"}
+# gensci.metrics.chemistry: RDKit on the largest fragment of the valid molecules (n = chemistry_n), except the two
+# stabilities (all molecules); beside each, QM9's training split by the same code (heavy_atoms_tv and fcd_qm9: a
+# random 1,000 of it, the floor at that sample size)
+STRICT = ("molecule_stability_strict", "stable_and_connected")
+CHEMISTRY = ("heavy_atoms_tv", "fcd_qm9", *STRICT, *FRACTIONS)
+NOTES |= {"heavy_atoms_tv": "total variation of heavy-atom counts from QM9 train's; 0 = the same",
+          "fcd_qm9": "Fréchet ChemNet Distance to QM9's test split; lower is better, grows as n shrinks",
+          "molecule_stability_strict": "every atom at its normal valence for its charge (no H implied; own bonds)",
+          "stable_and_connected": "stable under MiDi's table (own bonds) and in one piece",
+          "ring7plus_fraction": "molecules with a ring of 7 or more atoms",
+          "aromatic_fraction": "molecules with an aromatic atom (RDKit's perception)",
+          "triple_bond_fraction": "molecules with a triple bond",
+          "charged_fraction": "molecules with a formally charged atom"}
+NOTES |= {f"ring{k}_fraction": f"molecules with at least one {k}-membered ring" for k in (3, 4, 5, 6)}
+NOTES |= {f"group_{g}_fraction": f"molecules with {smarts} ({source})" for g, (smarts, source) in FUNCTIONAL_GROUPS.items()}
 REPORT_MOLECULES = 64  # molecules drawn for the report when the evaluation's own are not kept
 
 
@@ -90,7 +106,8 @@ class MoleculeWorkflow(Workflow):
         samples = method.sample(config.eval.periodic_n_samples, generator=_generator(method, config.seed),
                                 options=options)
         carried = carried_by(method, data.info)
-        result = evaluate_protocols(molecules_from_padded(samples, data.info["atom_types"]), carried=carried)
+        result = evaluate_protocols(molecules_from_padded(samples, data.info["atom_types"]), carried=carried,
+                                    chemistry=False)  # only QUALITY is logged
         out = {k: result[k] for k in QUALITY if k in result}
         if "log_likelihood" in method.capabilities:
             out["val_nll"] = split_nll(method, data.valid, config.eval.periodic_n_samples, config.seed)
@@ -100,8 +117,9 @@ class MoleculeWorkflow(Workflow):
         return ("val_nll", "min")
 
     def evaluate(self, run: Run, options: EvalOptions) -> dict[str, Any]:
-        """n sampled molecules under every protocol that applies (gensci.metrics.molecule_protocols; novelty
-        and distributions against QM9 train for the QM9 data sets), the test-split NLL and the sampling cost."""
+        """n sampled molecules under every protocol that applies (gensci.metrics.molecule_protocols; novelty,
+        distributions and chemistry against QM9 train for the QM9 data sets: gensci.metrics.chemistry), the
+        test-split NLL and the sampling cost."""
         method, info = run.method(checkpoint=options.checkpoint), run.info  # not run.data: loading QM9 takes minutes
         n = options.n or run.config.eval.n_samples
         sampling = options.sampling(run.config.eval)
@@ -191,7 +209,9 @@ class MoleculeWorkflow(Workflow):
             pictures = chain_pictures(frames, chain["t"].tolist(), figures / "chain")
             sections.append(ReportSection("Denoising chain", "One molecule from pure noise (t = 1) to the sample "
                                           "(t = 0).", figures=pictures))
-        return sections + distribution_sections(molecules, _reference(info, carried), carried, figures)
+        reference = _reference(info, carried)
+        return (sections + distribution_sections(molecules, reference, carried, figures)
+                + chemistry_sections(metrics, reference, figures))
 
     def headline(self, metrics: dict[str, Any]) -> dict[str, Any]:
         return {k: metrics[k] for k in HEADLINE if k in metrics}
@@ -211,6 +231,18 @@ class MoleculeWorkflow(Workflow):
                            published=paper.get("model (paper)"), source=source, note=NOTES.get(key, ""))
             if row is not None:
                 rows.append(row)
+        return rows + self._chemistry_rows(metrics)
+
+    def _chemistry_rows(self, metrics: dict[str, Any]) -> list[Headline]:
+        """The chemistry figures (gensci.metrics.chemistry) beside QM9's, for runs measured against QM9."""
+        qm9 = str(metrics.get("reference") or "").startswith("qm9 train")
+        rows = []
+        for key in CHEMISTRY:
+            n = metrics.get("n_molecules") if key in STRICT else metrics.get("chemistry_n")
+            row = measured(metrics, key, n=n, proportion=key not in ("heavy_atoms_tv", "fcd_qm9"),
+                           data=GENSCI_QM9_DATA.get(key) if qm9 else None, note=NOTES.get(key, ""))
+            if row is not None:
+                rows.append(row)
         return rows
 
     def verdicts(self, metrics: dict[str, Any]) -> list[Verdict]:
@@ -224,7 +256,24 @@ class MoleculeWorkflow(Workflow):
                                    (f"the samples have none of {', '.join(missing)}" if missing else
                                     f"every {kinds[:-1]} making up at least 0.5 % of the reference's is present")
                                    + f" (reference: {metrics.get('reference')})"))
-        return out
+        chemistry = self._chemistry_verdict(metrics)
+        return out + ([chemistry] if chemistry is not None else [])
+
+    def _chemistry_verdict(self, metrics: dict[str, Any]) -> Verdict | None:
+        """Whether QM9's chemistry fractions lie inside the samples' 95 % intervals; the largest gaps in words."""
+        rows = [h for h in self._chemistry_rows(metrics)
+                if h.name not in ("heavy_atoms_tv", "fcd_qm9") and h.interval is not None and h.data is not None]
+        if not rows:
+            return None
+        off = sorted((h for h in rows if not h.interval[0] <= h.data <= h.interval[1]),
+                     key=lambda h: -abs(h.value - h.data))
+        shown = "; ".join(f"{h.name} {100 * h.value:.1f} % against QM9's {100 * h.data:.1f} %" for h in off[:5])
+        if not off:
+            return Verdict("chemistry", "matches QM9's chemistry", True, f"QM9's figure lies inside the samples' 95 % "
+                           f"interval for all {len(rows)} chemistry fractions")
+        return Verdict("chemistry", f"{len(off)} of {len(rows)} chemistry figures differ from QM9's", False,
+                       f"QM9's figure lies outside the samples' 95 % interval (Wilson, n as in the table); the "
+                       f"largest gaps: {shown}")
 
     def verdict_text(self, metrics: dict[str, Any]) -> str:
         steps = metrics.get("sampling_steps")
@@ -239,6 +288,12 @@ class MoleculeWorkflow(Workflow):
                 "predicted-bond one: 100 %, not MiDi's 98.7 %, since our bonds come from the SMILES).")
         if "nll" in metrics:
             text += f" NLL in nats on min({NLL_MOLECULES}, n) random test molecules; no interval."
+        if "chemistry_n" in metrics:
+            text += (f" Chemistry rows (heavy atoms, rings, aromatic, triple bonds, charges, functional groups, FCD): "
+                     f"RDKit on the largest fragment of the {metrics['chemistry_n']} valid molecules "
+                     f"(bonds: {metrics.get('chemistry_bonds', 'own')}); strict stability and stable_and_connected "
+                     "over all molecules; 'data': QM9's training split by the same code (heavy_atoms_tv and fcd_qm9: "
+                     "a random 1,000 of it).")
         return text
 
 
@@ -311,6 +366,24 @@ def distribution_sections(molecules: list[Molecule], reference, carried: Carried
                                                        f"with {bonds}" if carried.positions else "")
             + ". atom_type_tv, n_atoms_tv and the W1 distances of the verdict measure these differences.")
     return [ReportSection("Distributions against the reference", text, paths)]
+
+
+def chemistry_sections(metrics: dict[str, Any], reference, figures: Path) -> list[ReportSection]:
+    """Heavy-atom counts, ring sizes, aromatic / triple-bond / charged shares and functional groups of the evaluated
+    molecules (the evaluation's own figures) beside QM9's training split, when the evaluation measured them."""
+    from gensci.viz.distributions import plot_chemistry
+
+    if "chemistry_n" not in metrics:
+        return []
+    qm9 = reference is not None and str(reference.name).startswith("qm9 train")
+    data = GENSCI_QM9_DATA if qm9 and "chemistry_n" in GENSCI_QM9_DATA else None
+    path = plot_chemistry(metrics, figures / "molecule_chemistry.png", data, ("generated", "QM9 train"))
+    text = (f"RDKit on the largest fragment of the {metrics['chemistry_n']} valid molecules"
+            + (f" against QM9's training split ({data['chemistry_n']:,} molecules, the same code)" if data else "")
+            + ": heavy atoms per molecule, and the share of molecules with a ring of each size, aromatic atoms, a "
+              "triple bond, a charge and each functional group. heavy_atoms_tv and the *_fraction rows of the "
+              "verdict are these numbers.")
+    return [ReportSection("Chemistry against QM9" if data else "Chemistry of the molecules", text, [path])]
 
 
 def _reference(info: dict[str, Any], carried: Carried):
