@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -113,3 +114,68 @@ def test_a_damaged_checkpoint_is_one_line_naming_the_file(tmp_path):
     last.write_bytes(last.read_bytes()[:100])
     result = runner.invoke(app, ["train", str(tmp_path / "t"), "--resume", "--max-steps", "8"])
     assert result.exit_code == 2 and str(last) in result.output and "no readable checkpoint" in result.output
+
+
+# ---- property-conditional molecules: gensci sample --condition / --atoms / --guidance ------------------------------
+@pytest.fixture(scope="module")
+def conditional_run(train_tiny_midi):
+    return train_tiny_midi("qm9-midi-cond", ["method.conditions=[alpha, mu]"])
+
+
+@pytest.fixture(scope="module")
+def unconditional_run(train_tiny_midi):
+    return train_tiny_midi("qm9-midi")
+
+
+def test_sample_conditional_molecules_records_the_conditions(conditional_run, tmp_path):
+    from gensci.data.molecule_io import read_molecules
+
+    out = tmp_path / "mols.sdf"
+    args = ["sample", str(conditional_run), "--condition", "alpha=73.5", "--condition", "mu=2.0", "--n", "3",
+            "--steps", "2", "--guidance", "2", "--atoms", "9", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert text.count(">  <alpha>\n73.5\n") == 3 and text.count(">  <mu>\n2.0\n") == 3
+    assert [m.n_atoms for m in read_molecules(out)] == [9, 9, 9]
+    result = runner.invoke(app, ["sample", str(conditional_run), "--condition", "alpha=73.5", "--n", "2", "--steps", "2",
+                                 "--out", str(tmp_path / "alpha.sdf")])
+    assert result.exit_code == 0 and "<mu>" not in (tmp_path / "alpha.sdf").read_text()  # mu marginalised
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--condition", "beta=1"], "unknown property 'beta'; the data's properties are: alpha, gap"),
+    (["--condition", "gap=5"], "this model was not trained on 'gap'; its conditions are: alpha, mu"),
+    (["--condition", "alpha"], "--condition expects NAME=VALUE"),
+    (["--condition", "alpha=1", "--condition", "alpha=2"], "--condition alpha is given twice"),
+    (["--atoms", "40"], "the atom count must be in 1..29"),
+])
+def test_sample_condition_bad_input_is_one_line_and_exit_2(conditional_run, tmp_path, args, message):
+    result = runner.invoke(app, ["sample", str(conditional_run), *args, "--n", "1", "--steps", "1",
+                                 "--out", str(tmp_path / "x.sdf")], env={"COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.output, result.output
+    assert not (tmp_path / "x.sdf").exists()
+
+
+def test_sample_condition_outside_the_range_warns_and_samples(conditional_run, tmp_path):
+    out = tmp_path / "x.sdf"
+    result = runner.invoke(app, ["sample", str(conditional_run), "--condition", "alpha=500", "--n", "1", "--steps", "1",
+                                 "--out", str(out)], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert len(warned) == 1 and "alpha = 500 lies outside the training range [" in warned[0] and "Bohr^3" in warned[0]
+    assert ">  <alpha>\n500.0\n" in out.read_text()
+
+
+def test_sample_condition_on_an_unconditional_model_is_exit_2(unconditional_run, tmp_path):
+    result = runner.invoke(app, ["sample", str(unconditional_run), "--condition", "alpha=70", "--n", "1", "--steps", "1",
+                                 "--out", str(tmp_path / "x.sdf")], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "trained without property conditions" in result.output, result.output
+    result = runner.invoke(app, ["sample", str(unconditional_run), "--atoms", "6", "--n", "2", "--steps", "1",
+                                 "--out", str(tmp_path / "y.sdf")])
+    assert result.exit_code == 0, result.output  # a fixed atom count needs no condition
+    result = runner.invoke(app, ["sample", str(unconditional_run), "--guidance", "2", "--n", "1", "--steps", "1",
+                                 "--out", str(tmp_path / "z.sdf")], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "guidance" in result.output, result.output

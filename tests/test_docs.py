@@ -62,7 +62,7 @@ def test_strict_settings_catch_a_broken_link_anchor_image_and_an_orphan_page(tmp
 
 def test_every_domain_page_has_commands_and_a_results_table():
     pages = sorted((DOCS / "domains").glob("*.md"))
-    assert len(pages) == 9
+    assert len(pages) == 10
     for page in pages:
         text = page.read_text()
         commands = re.findall(r"```\w*\n(.*?)```", text, re.S)

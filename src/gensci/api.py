@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gensci.config import ExperimentConfig, load_config, with_overrides
-from gensci.errors import ConfigError
+from gensci.errors import ConfigError, UserError
 from gensci.files import atomic_write
 from gensci.progress import Progress
 from gensci.train.checkpoint import checkpoint_candidates
@@ -108,8 +108,26 @@ def evaluate(run: Run | str | Path, options: EvalOptions | None = None, save: bo
 def sample(run: Run | str | Path, options: SampleOptions | None = None) -> list[Path]:
     """Draw samples from a run (a run directory, or the name of shipped weights)."""
     run = run if isinstance(run, Run) else open_run(run)
+    options = options or SampleOptions()
+    if (options.condition or options.atoms is not None) and run.workflow.domain != "molecules":
+        given = "--condition" if options.condition else "--atoms"  # never silently ignored by another domain
+        raise UserError(f"{given} applies to molecule models; {run.path} is a {run.workflow.domain or 'other'} run")
     with _heartbeat("sample", run):
-        return run.workflow.sample(run, options or SampleOptions())
+        return run.workflow.sample(run, options)
+
+
+def evaluate_conditional(run: Run | str | Path, options: EvalOptions | None = None, conditional=None,
+                         save: bool = True) -> dict[str, Any]:
+    """EDM's conditional protocol on a property-conditional molecule model (gensci.workflows.conditional); the
+    metrics are written to RUN/conditional.json, beside evaluation.json."""
+    from gensci.workflows.conditional import RESULT_FILE, ConditionalOptions
+
+    run = run if isinstance(run, Run) else open_run(run)
+    with _heartbeat("evaluate", run):
+        metrics = run.workflow.evaluate_conditional(run, options or EvalOptions(), conditional or ConditionalOptions())
+    if save:
+        atomic_write(run.out / RESULT_FILE, json.dumps(metrics, indent=2))
+    return metrics
 
 
 def compare(runs: list[Run | str | Path], out_file: str | Path) -> tuple[ReportSection, Path]:

@@ -19,7 +19,9 @@ DEMO_WEIGHTS = "qm9-midi"  # shipped weights of the best molecule model
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    from rich.markup import escape
+
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)  # brackets in a message are text
     raise typer.Exit(code)
 
 
@@ -118,7 +120,8 @@ def sample(
     batch_size: Optional[int] = typer.Option(None, help="samples drawn together"),
     max_tries: int = typer.Option(100, help="with --until-stable: give up after this many chains"),
     checkpoint: str = typer.Option("auto", help="best | last | auto (best.pt when the run kept one)"),
-    guidance: Optional[float] = typer.Option(None, help="classifier-free guidance (0 unconditional, 1 conditional)"),
+    guidance: Optional[float] = typer.Option(None, help="classifier-free guidance (0 unconditional, 1 conditional, "
+                                             "> 1 sharper; default: the run's method.guidance)"),
     mask: Optional[Path] = typer.Option(None, "--mask", help="with --input: npz `mask` of observed pixels (1); "
                                         "writes posterior samples filling the rest (DPS)"),
     measurement_noise: Optional[float] = typer.Option(None, help="with --input: measurement noise std (data units)"),
@@ -128,6 +131,10 @@ def sample(
                                            "(logp, qed, sa), each molecule re-scored by RDKit"),
     search: str = typer.Option("gradient", help="with --optimize: gradient (ascent on the property head, --n "
                                "molecules) or bo (Gaussian-process Bayesian optimisation of the RDKit score, --n rounds)"),
+    condition: list[str] = typer.Option([], "--condition", help="property-conditional molecule models: NAME=VALUE "
+                                        "(repeatable, e.g. alpha=73.5 mu=2.0; properties not given are marginalised)"),
+    atoms: Optional[int] = typer.Option(None, "--atoms", help="molecules: the atom count of every sample (default: "
+                                        "drawn from the training data, given the --condition values)"),
 ) -> None:
     """Draw samples from a trained run (for a denoiser: denoise the test split or --input; for a diffusion model:
     posterior samples given --input images and their --mask, or super-resolve --input without a mask)."""
@@ -139,7 +146,8 @@ def sample(
     options = SampleOptions(n=n, input=input, out=out_file, steps=steps, chain=chain, until_stable=until_stable,
                             class_label=class_label, seed=seed, batch_size=batch_size, sampler=sampler,
                             max_tries=max_tries, checkpoint=checkpoint, guidance=guidance, mask=mask,
-                            measurement_noise=measurement_noise, prototype=prototype, optimize=optimize, search=search)
+                            measurement_noise=measurement_noise, prototype=prototype, optimize=optimize, search=search,
+                            condition=_conditions(condition), atoms=atoms)
     paths = api.sample(opened, options)
     _say_checkpoint(opened)
     for message in opened.workflow.messages:
@@ -171,6 +179,23 @@ def evaluate(
                                          "inpainting benchmark of a diffusion run (--n posterior samples per map)"),
     mask: Optional[Path] = typer.Option(None, "--mask", help="with --input: npz `mask` of observed pixels (1)"),
     measurement_noise: Optional[float] = typer.Option(None, help="with --input: measurement noise std (data units)"),
+    xtb: bool = typer.Option(False, "--xtb", help="with an XYZ/SDF file: also each molecule's HOMO-LUMO gap and "
+                             "dipole by GFN2-xTB at its geometry, raw and calibrated to QM9's DFT (needs "
+                             "`pip install 'gensci[xtb]'`)"),
+    properties: Optional[str] = typer.Option(None, "--properties", help="with an XYZ/SDF file: QM9 properties of each "
+                                             "molecule predicted by the shipped evaluators, e.g. alpha,mu (alpha, gap, "
+                                             "homo, lumo, mu, Cv)"),
+    conditional: bool = typer.Option(False, "--conditional", help="a property-conditional molecule model: EDM's "
+                                     "protocol (one property at a time, --n molecules each, (value, atom count) drawn "
+                                     "from the training half; MAE against the property evaluators with baselines); "
+                                     "writes conditional.json, samples and figures"),
+    condition_properties: Optional[str] = typer.Option(None, "--condition-properties", help="with --conditional: "
+                                                       "only these conditioned properties, e.g. alpha,gap"),
+    xtb_per_target: Optional[int] = typer.Option(None, "--xtb-per-target", help="with --conditional: also the GFN2-xTB "
+                                                 "check of gap and mu, N molecules at each of five requested values "
+                                                 "(and 5 N unconditional ones); the benchmark uses 100"),
+    evaluators: Optional[Path] = typer.Option(None, "--evaluators", help="with --conditional: folder of property "
+                                              "evaluators (default: the shipped ones)"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON object on stdout"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="folder for evaluation.json and the evaluated samples; "
                                            "nothing else is written. Default: the run directory, or "
@@ -184,6 +209,16 @@ def evaluate(
 
     if out_dir is not None and (dataset is not None or (target is not None and target.is_file())):
         _fail("--out is where a run's evaluation goes; evaluating a data set or a file writes nothing")
+    if xtb and (dataset is not None or target is None or not target.is_file()
+                or target.suffix.lower() in (".smi", ".smiles", ".txt")):
+        _fail("--xtb scores the 3D molecules of an XYZ/SDF file: give one")
+    if properties is not None and (dataset is not None or target is None or not target.is_file()
+                                   or target.suffix.lower() in (".smi", ".smiles", ".txt")):
+        _fail("--properties predicts the QM9 properties of the 3D molecules of an XYZ/SDF file: give one")
+    if not conditional and (condition_properties or xtb_per_target is not None or evaluators is not None):
+        _fail("--condition-properties, --xtb-per-target and --evaluators go with --conditional")
+    if conditional and (dataset is not None or target is None or target.is_file()):
+        _fail("--conditional evaluates a property-conditional model: give a run directory or shipped weights")
     if dataset is not None:
         from gensci.workflows.molecule_files import evaluate_dataset
 
@@ -195,9 +230,15 @@ def evaluate(
 
         run = open_run(target, out_dir)
         before = file_stamps(run.out)
-        metrics = api.evaluate(run, EvalOptions(n=n, steps=steps, seed=seed, sampler=sampler, checkpoint=checkpoint,
-                                                guidance=guidance, input=input, mask=mask,
-                                                measurement_noise=measurement_noise))
+        options = EvalOptions(n=n, steps=steps, seed=seed, sampler=sampler, checkpoint=checkpoint, guidance=guidance,
+                              input=input, mask=mask, measurement_noise=measurement_noise)
+        if conditional:
+            from gensci.workflows.conditional import ConditionalOptions
+
+            metrics = api.evaluate_conditional(run, options, ConditionalOptions(
+                condition_properties.split(",") if condition_properties else None, xtb_per_target, evaluators))
+        else:
+            metrics = api.evaluate(run, options)
         _say_checkpoint(run)
         for path in written_since(before, run.out):  # stderr: --json keeps stdout one object
             err.print(f"wrote {path}", highlight=False)
@@ -206,9 +247,15 @@ def evaluate(
 
         metrics = evaluate_smiles_file(target, reference=reference)
     elif target.exists():
-        from gensci.workflows.molecule_files import evaluate_file
+        from gensci.workflows.molecule_files import evaluate_file, xtb_file
 
-        metrics = evaluate_file(target, reference=reference)
+        xtb_metrics = xtb_file(target) if xtb else {}  # first: a missing tblite or a 2D file fails at once
+        property_metrics = {}
+        if properties is not None:  # likewise: a bad name, a missing evaluator or a 2D file fails at once
+            from gensci.workflows.molecule_files import properties_file
+
+            property_metrics = properties_file(target, properties)
+        metrics = evaluate_file(target, reference=reference) | xtb_metrics | property_metrics
     else:
         _fail(f"{target}: no such run directory, shipped weights or file (shipped: {', '.join(shipped_names()) or 'none'})")
     _print_metrics(metrics, as_json)
@@ -278,6 +325,25 @@ def demo(
     out.print(f"samples: {', '.join(str(s) for s in samples)}")
     out.print(f"report:  {path}")
     out.print(f"train it yourself: gensci train {run.config.name}  (docs/domains/ says how long it takes)")
+
+
+def _conditions(given: list[str]) -> dict[str, float] | None:
+    """--condition NAME=VALUE options -> {name: value}; a malformed or repeated one is a user error."""
+    from gensci.errors import UserError
+
+    out: dict[str, float] = {}
+    for item in given:
+        name, sep, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not sep or not name.strip() or number is None:
+            raise UserError(f"--condition expects NAME=VALUE with a number, e.g. alpha=73.5; got {item!r}")
+        if name.strip() in out:
+            raise UserError(f"--condition {name.strip()} is given twice")
+        out[name.strip()] = number
+    return out or None
 
 
 def _say_checkpoint(run) -> None:

@@ -61,6 +61,10 @@ class TrainConfig(Section):
     compile: bool = Field(False, description="torch.compile the method's networks for training (fixed-shape data "
                           "such as grids; compilation takes minutes and counts in max_minutes)")
     progress: bool = True
+    init_from: str | None = Field(None, description="start a new run from the weights of another run's checkpoint "
+                                  "(a .pt path; its EMA weights where it has them): same-shaped tensors are copied, "
+                                  "inputs added at the end of a layer get zero weights; optimiser, step and schedule "
+                                  "start fresh; ignored on --resume")
 
 
 class EvalConfig(Section):

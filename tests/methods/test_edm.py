@@ -36,6 +36,13 @@ def edm(**kw):
     return EDM(EDMConfig(**(SMALL | kw)), INFO)
 
 
+def conditional_edm(**kw):
+    from test_molecule_conditions import toy_info  # the toy training set's statistics, by the data module's code
+
+    torch.manual_seed(0)
+    return EDM(EDMConfig(**(SMALL | {"conditions": ["alpha", "mu"]} | kw)), INFO | toy_info())
+
+
 def test_contract():
     check_method_contract(EDM, INFO, molecules(), config=EDMConfig(**SMALL), sample_kwargs={"options": SamplingOptions(steps=4)})
 
@@ -47,15 +54,18 @@ def test_noise_is_centre_of_mass_free_and_masked():
     assert (eps[batch["node_mask"] == 0] == 0).all()
 
 
-def test_denoiser_is_e3_equivariant_and_ignores_padding():
-    method, batch = edm(), molecules()
+@pytest.mark.parametrize("conditional", [False, True])
+def test_denoiser_is_e3_equivariant_and_ignores_padding(conditional):
+    method, batch = (conditional_edm() if conditional else edm()), molecules()
     for block in method.net.blocks:
         torch.nn.init.normal_(block.coord_mlp[-1].weight, std=0.1)
     z, mask = method.encode(batch)
     t = torch.full((4,), 0.3)
+    values = torch.tensor([[40.0, float("nan")], [50.0, 5.0], [float("nan"), 4.0], [60.0, 6.0]])
+    context = method.conditions.features(values, 4, "cpu", torch.float64) if conditional else None
 
     def fn(h, x, node_mask):  # eps_hat split into (features, positions); positions are noise: translation-invariant
-        out = method.eps_model(torch.cat([x, h], -1), t, node_mask)
+        out = method.eps_model(torch.cat([x, h], -1), t, node_mask, context)
         return out[..., 3:], out[..., :3]
 
     h, x = z[..., 3:].double(), z[..., :3].double()
@@ -264,3 +274,40 @@ def test_a_cpu_generator_samples_and_scores_a_model_on_cuda_as_on_cpu():
     nll_cpu = cpu.log_likelihood(batch, torch.Generator().manual_seed(0))
     nll_cuda = cuda.log_likelihood({k: v.cuda() for k, v in batch.items()}, torch.Generator().manual_seed(0))
     assert torch.allclose(nll_cpu, nll_cuda.cpu(), rtol=1e-6)
+
+
+# ---- property conditions (gensci.methods.molecule_conditions) -------------------------------------------------------
+def conditional_batch():
+    return molecules() | {"alpha": torch.tensor([40.0, 45.0, 55.0, 45.0]), "mu": torch.tensor([0.5, 2.0, 3.0, 1.0])}
+
+
+def test_conditional_contract_and_conditional_likelihood():
+    from test_molecule_conditions import toy_info
+
+    config = EDMConfig(**SMALL, conditions=["alpha", "mu"])
+    check_method_contract(EDM, INFO | toy_info(), conditional_batch(), config=config,
+                          sample_kwargs={"options": SamplingOptions(steps=4), "condition": {"alpha": 50.0, "mu": 2.0}})
+    method = conditional_edm().eval()
+    batch = conditional_batch()
+    nll = method.log_likelihood(batch, generator=torch.Generator().manual_seed(0))
+    shifted = method.log_likelihood(batch | {"alpha": batch["alpha"] + 30}, generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(nll).all() and not torch.equal(nll, shifted)  # the properties reach the bound
+
+
+def test_conditional_sampling_guidance_and_atom_counts():
+    method = conditional_edm().eval()
+    for p in method.net.embedding.parameters():  # make the context matter in the untrained network
+        torch.nn.init.normal_(p, std=0.5)
+    calls = []
+    method.net.register_forward_hook(lambda *_: calls.append(1))
+    g = lambda: torch.Generator().manual_seed(2)  # noqa: E731
+    zero = method.sample(3, condition={"alpha": 70.0, "n_atoms": 6}, generator=g(), options=SamplingOptions(steps=4, guidance=0))
+    plain = method.sample(3, condition={"n_atoms": 6}, generator=g(), options=SamplingOptions(steps=4))
+    assert torch.equal(zero["positions"], plain["positions"]) and len(calls) == 2 * (4 + 1)
+    sharp = method.sample(3, condition={"alpha": 70.0, "n_atoms": 6}, generator=g(), options=SamplingOptions(steps=4, guidance=2))
+    assert len(calls) == 2 * (4 + 1) + 2 * (4 + 1) and not torch.equal(sharp["positions"], zero["positions"])
+    assert (sharp["conditions"][:, 0] == 70).all() and sharp["conditions"][:, 1].isnan().all()
+    # atom counts from p(M | alpha) of the toy set (alpha = 10 n + U(0, 3)): the largest alpha gives 7-atom molecules
+    big = method.sample(4, condition={"alpha": 72.0}, generator=g(), options=SamplingOptions(steps=2))
+    assert (big["node_mask"].sum(1) == 7).all()
+    assert method.describe_sampling(SamplingOptions(guidance=3.0))["guidance"] == 3.0

@@ -87,11 +87,12 @@ def write_xyz(path, molecules) -> Path:
     return _write_text(path, "\n".join(lines) + "\n")
 
 
-def write_sdf(path, molecules, bonds=None, seed: int = 0) -> Path:
+def write_sdf(path, molecules, bonds=None, seed: int = 0, fields=None) -> Path:
     """SDF with 3D coordinates, bonds (given per molecule, else the molecule's own, else inferred) and formal
     charges. A molecule without positions gets all its hydrogens and an ETKDG conformer (seeded); one RDKit
     cannot embed (it does not sanitise) gets RDKit's flat 2D layout. Each record's `coordinates` property
-    says where its coordinates came from."""
+    says where its coordinates came from; `fields` (one dict per molecule, e.g. the property values a sample was
+    conditioned on) adds a data field per key."""
     from rdkit import Chem
 
     from gensci.chem.rdmol import embed_3d, molecule_to_rdkit
@@ -107,7 +108,8 @@ def write_sdf(path, molecules, bonds=None, seed: int = 0) -> Path:
             mol, source = (mol, _FLAT) if embedded is None else (embedded, "RDKit ETKDG")
         mol.UpdatePropertyCache(strict=False)  # unsanitized (maybe invalid) samples must still be writable
         mol.SetProp("_Name", m.name)
-        blocks.append(Chem.MolToMolBlock(mol, kekulize=False) + f">  <coordinates>\n{source}\n\n$$$$\n")
+        extra = "".join(f">  <{key}>\n{value}\n\n" for key, value in (fields[k] if fields else {}).items())
+        blocks.append(Chem.MolToMolBlock(mol, kekulize=False) + f">  <coordinates>\n{source}\n\n{extra}$$$$\n")
     return _write_text(path, "".join(blocks))
 
 

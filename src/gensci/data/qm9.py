@@ -201,6 +201,19 @@ def n_nodes_histogram(node_mask: torch.Tensor) -> dict[str, int]:
     return {str(n): int(c) for n, c in enumerate(counts) if c}
 
 
+def heavy_counts(charges: torch.Tensor) -> torch.Tensor:
+    """[M] heavy atoms (atomic number > 1) per molecule of charges [M, N, 1] (atomic numbers, 0 on padding)."""
+    return (charges[..., 0] > 1).sum(1).long()
+
+
+def n_nodes_heavy_histogram(node_mask: torch.Tensor, charges: torch.Tensor) -> dict[str, int]:
+    """{"n_atoms,n_heavy": count} over molecules: the joint p(M, M_heavy) of a composition prior (gensci.methods.midi
+    composition_prior); ~150 keys for QM9, plain data for checkpoints."""
+    pairs = torch.stack([node_mask.sum(1).round().long(), heavy_counts(charges)], 1)
+    unique, counts = torch.unique(pairs, dim=0, return_counts=True)
+    return {f"{m},{h}": int(c) for (m, h), c in zip(unique.tolist(), counts.tolist())}
+
+
 class QM9DataConfig(DataConfig):
     name: Literal["qm9"] = "qm9"
     remove_h: bool = Field(False, description="heavy atoms only (<= 9), one-hot over C, N, O, F")
@@ -209,10 +222,14 @@ class QM9DataConfig(DataConfig):
     )
     limit_train: int | None = Field(None, ge=1, description="keep the first N training molecules")
     limit_eval: int | None = Field(None, ge=1, description="keep the first N validation/test molecules")
+    property_table: bool = Field(False, description="keep the training split's atom counts and properties (each in "
+                                 "PROPERTY_BINS bins) in info: what property-conditional models need for p(c, M) and "
+                                 "p(M | c); ~1 MB per 50,000 molecules in every checkpoint")
 
 
 QM9_INFO = frozenset({"dataset", "split", "remove_h", "atom_types", "atomic_numbers", "max_n_atoms", "n_nodes_hist",
-                      "atom_type_counts", "properties", "sizes"})
+                      "atom_type_counts", "properties", "sizes", "property_stats"})
+PROPERTY_BINS = 1000  # EDM's histogram of each property per atom count (qm9/models.py DistributionProperty, num_bins)
 
 
 class QM9Data:
@@ -229,7 +246,7 @@ class QM9Data:
             "charges": TensorSpec(("N", 1), "float", "atomic number (0 on padding)"),
             "node_mask": TensorSpec(("N",), "float", "1 for real atoms"),
         } | {p: TensorSpec((), "float", unit) for p, unit in PROPERTY_UNITS.items()}
-        return DataSpec("molecules", items, QM9_INFO, {"positions": ValueRange(unit="Angstrom")})
+        return DataSpec("molecules", items, qm9_info_keys(config), {"positions": ValueRange(unit="Angstrom")})
 
     @classmethod
     def load(cls, config: QM9DataConfig) -> DataSplits:
@@ -245,10 +262,48 @@ def limited_rows(config: QM9DataConfig) -> dict[str, np.ndarray]:
     return {split: split_rows(split, config.split)[:limit] for split, limit in limits.items()}
 
 
+def qm9_info_keys(config: QM9DataConfig) -> frozenset[str]:
+    """The info keys a load with this config provides (QM9_INFO, plus property_table when asked for, plus the joint
+    histogram of atom and heavy-atom counts with hydrogens)."""
+    return (QM9_INFO | ({"property_table"} if config.property_table else set())
+            | (set() if config.remove_h else {"n_nodes_heavy_hist"}))
+
+
+def property_stats(train: dict[str, torch.Tensor]) -> dict[str, dict[str, float | str]]:
+    """Per property over the training split: mean and mean absolute deviation (EDM's normalisation (c - mean) / MAD,
+    qm9/utils.py compute_mean_mad_from_dataloader), min, max and unit."""
+    out = {}
+    for name, unit in PROPERTY_UNITS.items():
+        v = train[name].double()
+        mean = v.mean() if len(v) else torch.tensor(0.0)
+        out[name] = {"mean": float(mean), "mad": float((v - mean).abs().mean()) if len(v) else 0.0,
+                     "min": float(v.min()) if len(v) else 0.0, "max": float(v.max()) if len(v) else 0.0, "unit": unit}
+    return out
+
+
+def property_table(train: dict[str, torch.Tensor], stats: dict[str, dict], heavy: bool = False
+                   ) -> dict[str, list[int] | int]:
+    """The training split's atom count and property bins per molecule, {"bins": PROPERTY_BINS, "n_atoms": [M],
+    name: [M]}: bin i of a property covers [min + i w, min + (i + 1) w), w = (max - min) / bins, the maximum in the
+    last bin (as DistributionProperty, on one range per property). heavy: also "n_heavy" [M], each molecule's
+    heavy-atom count (p(M, M_heavy | c) of midi's composition prior; data with hydrogens)."""
+    out: dict[str, list[int] | int] = {"bins": PROPERTY_BINS,
+                                       "n_atoms": train["node_mask"].sum(1).round().long().tolist()}
+    if heavy:
+        out["n_heavy"] = heavy_counts(train["charges"]).tolist()
+    for name in PROPERTY_UNITS:
+        lo, hi = stats[name]["min"], stats[name]["max"]
+        scaled = (train[name].double() - lo) / max(hi - lo, 1e-12) * PROPERTY_BINS
+        out[name] = scaled.floor().long().clamp(0, PROPERTY_BINS - 1).tolist()
+    return out
+
+
 def qm9_info(config: QM9DataConfig, tensors: dict[str, dict[str, torch.Tensor]]) -> dict:
     """The QM9_INFO metadata of loaded splits (tensors per split as molecule_tensors returns them)."""
     train = tensors["train"]
     elements = list(ELEMENTS[1:] if config.remove_h else ELEMENTS)
+    stats = property_stats(train)
+    table = {"property_table": property_table(train, stats, not config.remove_h)} if config.property_table else {}
     return {
         "dataset": config.name,
         "split": config.split,
@@ -257,10 +312,12 @@ def qm9_info(config: QM9DataConfig, tensors: dict[str, dict[str, torch.Tensor]])
         "atomic_numbers": list(ATOMIC_NUMBERS[1:] if config.remove_h else ATOMIC_NUMBERS),
         "max_n_atoms": MAX_HEAVY_ATOMS if config.remove_h else MAX_ATOMS,
         "n_nodes_hist": n_nodes_histogram(train["node_mask"]),
+        **({} if config.remove_h else {"n_nodes_heavy_hist": n_nodes_heavy_histogram(train["node_mask"], train["charges"])}),
         "atom_type_counts": dict(zip(elements, (int(c) for c in train["one_hot"].sum((0, 1)).long()))),
         "properties": dict(PROPERTY_UNITS),
         "sizes": {k: int(len(v["node_mask"])) for k, v in tensors.items()},
-    }
+        "property_stats": stats,
+    } | table
 
 
 def _time_loads() -> None:  # python -m gensci.data.qm9: parse (if needed) and time a cached load

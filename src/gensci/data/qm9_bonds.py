@@ -35,7 +35,7 @@ from pydantic import Field
 
 from gensci.data.base import DataSplits, TensorDictDataset, default_cache_dir, trim_padding
 from gensci.data.qm9 import (MAX_ATOMS, N_MOLECULES, QM9_INFO, QM9Data, QM9DataConfig, heavy_atoms_first, limited_rows,
-                             load_arrays, molecule_tensors, qm9_info)
+                             load_arrays, molecule_tensors, qm9_info, qm9_info_keys)
 from gensci.files import atomic_write
 from gensci.progress import Progress
 from gensci.spec import DataSpec, TensorSpec, ValueRange
@@ -184,7 +184,7 @@ class QM9BondsData:
         }
         ranges = base.ranges | {"formal_charges": ValueRange(-1, 1, values=(-1.0, 0.0, 1.0)),
                                 "bonds": ValueRange(0, 3, values=(0.0, 1.0, 2.0, 3.0))}
-        return DataSpec("molecules", items, BONDED_INFO, ranges)
+        return DataSpec("molecules", items, BONDED_INFO | qm9_info_keys(config), ranges)
 
     @classmethod
     def load(cls, config: QM9DataConfig) -> DataSplits:

@@ -11,6 +11,8 @@ q(z_t | z) = N(alpha_t z, sigma_t^2 I) with centre-of-mass-free noise on x (EDM 
 the noise eps from (z_t, t). Training minimises the L2 loss on eps (EDM eq. 17, the reference's "l2");
 `log_likelihood` is the full variational bound (EDM eq. 7-11) including log p(N). Schedules, samplers and the
 final step come from the diffusion toolkit (gensci.methods.diffusion), chosen by `noise_schedule` and `sampler`.
+Property conditions (`conditions`) as EDM's conditional QM9 models: the normalised properties (with mask channels)
+appended to every atom's features; dropout, guidance, p(M | c) and p(c, M) from gensci.methods.molecule_conditions.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from pydantic import Field, model_validator
 from torch import Tensor
 
 from gensci.config import TrainConfig
-from gensci.errors import ConfigError, UserError
+from gensci.errors import ConfigError
 from gensci.methods.base import Method, SamplingOptions
 from gensci.methods.diffusion.config import DiffusionConfig
 from gensci.methods.diffusion.likelihood import vlb_times, vlb_weights
 from gensci.methods.diffusion.samplers import check_sampler, final_step, frame_indices, get_sampler, time_grid
+from gensci.methods.molecule_conditions import (ConditionalSampling, ConditionFields, MoleculeConditions,
+                                                condition_items, conditions_spec, guidance_of, guided)
 from gensci.methods.diffusion.schedules import alpha, gamma_table, sigma, snr
 from gensci.nets.egnn import EGNN
 from gensci.ops.gaussian import gaussian_kl, gaussian_kl_isotropic, standard_normal_log_cdf_diff
@@ -37,7 +41,7 @@ from gensci.ops.rotations import random_rotations
 from gensci.spec import Requirements, TensorSpec
 
 
-class EDMConfig(DiffusionConfig):
+class EDMConfig(DiffusionConfig, ConditionFields):
     """Defaults: EDM's published QM9 run (README command + main_qm9.py defaults); the sampler, its options and
     the schedule's name are validated against the toolkit's registries (methods/diffusion/config.py)."""
 
@@ -72,7 +76,7 @@ class EDMConfig(DiffusionConfig):
         return self
 
 
-class EDM(Method):
+class EDM(ConditionalSampling, Method):
     """Equivariant diffusion over (positions, atom types, charges) with an EGNN eps-predictor.
 
     Batches: positions [B, N, 3] (Angstrom), one_hot [B, N, K], charges [B, N, 1] (atomic numbers),
@@ -91,18 +95,21 @@ class EDM(Method):
                  "node_mask": TensorSpec(("N",))}
         if config.include_charges:
             items["charges"] = TensorSpec(("N", 1))
-        return Requirements(items, frozenset({"atom_types", "n_nodes_hist", "max_n_atoms"}), frozenset({"molecules"}))
+        info = {"atom_types", "n_nodes_hist", "max_n_atoms"} | ({"property_stats"} if config.conditions else set())
+        return Requirements(items | condition_items(config), frozenset(info), frozenset({"molecules"}))
 
     @classmethod
     def sample_spec(cls, config: EDMConfig, info: dict[str, Any]) -> dict[str, TensorSpec]:
         n, k = int(info.get("max_n_atoms", 29)), len(info["atom_types"])
         return {"positions": TensorSpec((n, 3), "float", "Angstrom"), "one_hot": TensorSpec((n, k)),
                 "charges": TensorSpec((n, 1)), "atom_types": TensorSpec((n,), "int", "index into info atom_types, -1 pad"),
-                "node_mask": TensorSpec((n,))}
+                "node_mask": TensorSpec((n,))} | conditions_spec(config)
 
     def describe_sampling(self, options: SamplingOptions) -> dict[str, Any]:
         name = self._sampler_name(options)
         extra = {"sampler_options": self.config.sampler_options[name]} if self.config.sampler_options.get(name) else {}
+        if self.config.conditions:
+            extra["guidance"] = guidance_of(self.config, options)
         return {"sampling_steps": self.steps(options) or self.config.timesteps, "sampler": name, **extra}
 
     def _sampler_name(self, options: SamplingOptions) -> str:
@@ -114,8 +121,13 @@ class EDM(Method):
         self.n_types = len(self.atom_types)
         self.n_feat = self.n_types + int(config.include_charges)
         self.max_n_atoms = int(info.get("max_n_atoms", 29))
+        self.conditions = MoleculeConditions(config, info, self.max_n_atoms)
+        if config.conditions:
+            self.capabilities = self.capabilities | {"conditional"}
+            self.sampling_options = self.sampling_options | {"guidance"}
         self.net = EGNN(
-            self.n_feat + 1,  # + time, appended as a node feature (EGNN_dynamics_QM9, condition_time)
+            # + time and the property context, appended as node features (EGNN_dynamics_QM9: condition_time, context)
+            self.n_feat + 1 + self.conditions.width,
             config.hidden_nf, config.n_layers, out_node_nf=self.n_feat, attention=config.attention,
             tanh=config.tanh, norm_constant=config.norm_constant, inv_sublayers=config.inv_sublayers,
             normalization_factor=config.normalization_factor, aggregation=config.aggregation, impl=config.egnn_impl,
@@ -135,12 +147,17 @@ class EDM(Method):
                                           weight_decay=train.weight_decay, amsgrad=self.config.amsgrad)}
 
     # ---- the model ----------------------------------------------------------------------
-    def eps_model(self, z: Tensor, t: Tensor | float, node_mask: Tensor) -> Tensor:
-        """Predicted noise eps_hat(z_t, t) [B, N, 3 + F], its x part centre-of-mass free; t in [0, 1]."""
+    def eps_model(self, z: Tensor, t: Tensor | float, node_mask: Tensor, context: Tensor | None = None) -> Tensor:
+        """Predicted noise eps_hat(z_t, t) [B, N, 3 + F], its x part centre-of-mass free; t in [0, 1]; context [B, 2K]:
+        the property features (MoleculeConditions.features; None: all absent)."""
         mask = node_mask.unsqueeze(-1)
         t = torch.as_tensor(t, dtype=z.dtype, device=z.device).reshape(-1, 1, 1).expand(z.shape[0], z.shape[1], 1)
         x = z[..., :3]
-        h_out, x_out = self.net(torch.cat([z[..., 3:], t], -1) * mask, x, node_mask)
+        h = [z[..., 3:], t]
+        if self.conditions.width:
+            context = self.conditions.features(None, len(z), z.device, z.dtype) if context is None else context
+            h.append(self.conditions.nodes(context.to(z.dtype), node_mask))
+        h_out, x_out = self.net(torch.cat(h, -1) * mask, x, node_mask)
         return torch.cat([remove_mean(x_out - x, node_mask), h_out.to(x.dtype)], -1)
 
     def encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
@@ -171,13 +188,19 @@ class EDM(Method):
         if self.config.augment_rotations:
             rot = random_rotations(len(z), dtype=z.dtype).to(z.device)
             z = torch.cat([z[..., :3] @ rot.transpose(1, 2), z[..., 3:]], -1)
+        context = self._context(self.conditions.training_values(batch), z)
         t_int = torch.randint(0, self.config.timesteps + 1, (len(z),), device=z.device)
-        loss_t, parts = self._diffusion_loss(z, mask, t_int, l2=self.config.loss == "l2")
+        loss_t, parts = self._diffusion_loss(z, mask, t_int, l2=self.config.loss == "l2", context=context)
         loss = loss_t.mean()
         opt.step(loss, "main")
         return {"loss": float(loss.detach()), **parts}
 
-    def _diffusion_loss(self, z: Tensor, mask: Tensor, t_int: Tensor, l2: bool) -> tuple[Tensor, dict]:
+    def _context(self, values: Tensor | None, z: Tensor) -> Tensor | None:
+        """Property features [B, 2K] of values [B, K] (NaN = absent), or None (unconditional, or none asked for)."""
+        return None if values is None else self.conditions.features(values, len(z), z.device, z.dtype)
+
+    def _diffusion_loss(self, z: Tensor, mask: Tensor, t_int: Tensor, l2: bool,
+                        context: Tensor | None = None) -> tuple[Tensor, dict]:
         """Per-molecule loss at one sampled t (en_diffusion.py compute_loss, t0_always=False): the weighted
         eps error for t > 0, -log p(z | z_0) for t = 0. l2: errors divided by (3 + F) x the batch's largest
         molecule (the reference's collate trims padding to it), unit weights. vlb: (T + 1) x the bound's
@@ -186,7 +209,7 @@ class EDM(Method):
         gamma_t, alpha_t, sigma_t = self._gammas(t_int, z)
         eps = self.noise(z.shape, mask, dtype=z.dtype)
         z_t = alpha_t * z + sigma_t * eps
-        sq = (eps - self.eps_model(z_t, t_int.to(z.dtype) / T, mask)).square()
+        sq = (eps - self.eps_model(z_t, t_int.to(z.dtype) / T, mask, context)).square()
         denom = z.shape[-1] * mask.sum(1).max() if l2 else 1.0
         err_x, err_h = sq[..., :3].flatten(1).sum(-1) / denom, sq[..., 3:].flatten(1).sum(-1) / denom
         weight = 1.0 if l2 else (T + 1) * (snr(self.gamma[(t_int - 1).clamp(min=0)] - gamma_t) - 1).to(z.dtype)
@@ -221,9 +244,11 @@ class EDM(Method):
 
         The diffusion term sum_{t=1..T} L_t comes from K = nll_t_samples times per molecule, one per stratum,
         drawn in proportion to the bound's weight w_t ("importance") or uniformly ("uniform"; with K = 1 the
-        reference's single uniform t): methods/diffusion/likelihood.py vlb_times.
+        reference's single uniform t): methods/diffusion/likelihood.py vlb_times. A conditional model scores
+        -log p(x, h | c, N) - log p(N) with all of the batch's properties given.
         """
         z, mask = self.encode(batch)
+        context = self._context(self.conditions.full_values(batch), z)
         T, f, n = self.config.timesteps, self.config.normalize_factors, mask.sum(1)
         dof_x = (n - 1) * 3
         proposal = vlb_weights(self.gamma) if self.config.nll_t_sampling == "importance" else None
@@ -231,7 +256,7 @@ class EDM(Method):
         for t_int, t_weight in vlb_times(len(z), T, self.config.nll_t_samples, generator, z.device, proposal):
             gamma_t, alpha_t, sigma_t = self._gammas(t_int, z)
             eps = self.noise(z.shape, mask, generator, z.dtype)
-            eps_hat = self.eps_model(alpha_t * z + sigma_t * eps, t_int.to(z.dtype) / T, mask)
+            eps_hat = self.eps_model(alpha_t * z + sigma_t * eps, t_int.to(z.dtype) / T, mask, context)
             weight = snr(self.gamma[t_int - 1] - gamma_t).to(z.dtype) - 1
             loss_t = loss_t + t_weight.to(z.dtype) * 0.5 * weight * (eps - eps_hat).square().flatten(1).sum(-1)
         # KL(q(z_1 | x) || N(0, I)) on the x subspace and the h features
@@ -243,7 +268,7 @@ class EDM(Method):
         gamma_0, alpha_0, sigma_0 = self._gammas(torch.zeros_like(t_int), z)
         eps0 = self.noise(z.shape, mask, generator, z.dtype)
         z0 = alpha_0 * z + sigma_0 * eps0
-        eps0_hat = self.eps_model(z0, 0.0, mask)
+        eps0_hat = self.eps_model(z0, 0.0, mask, context)
         loss_0 = 0.5 * (eps0 - eps0_hat)[..., :3].square().flatten(1).sum(-1)
         loss_0 = loss_0 - self._log_p_h_given_z0(z, z0, gamma_0, mask)
         neg_const = -dof_x * (-0.5 * gamma_0.to(z.dtype) - 0.5 * math.log(2 * math.pi))
@@ -257,11 +282,13 @@ class EDM(Method):
                      options: SamplingOptions) -> dict[str, Tensor]:
         """n molecules, sizes drawn from the training histogram, `self.steps(options)` steps (None: all T) of the
         chosen sampler (options.sampler, else config.sampler) then the toolkit's final step: for "ancestral" and
-        "ddim" steps + 1 network calls (samplers.network_calls(name, steps) + 1 in general)."""
-        if condition is not None:
-            raise UserError("this EDM is unconditional; sample it without a condition")
-        sizes = sample_categorical(self.n_atoms_prob.float(), n, generator)
-        return self._denoise(sizes, options, generator)[0]
+        "ddim" steps + 1 network calls (samplers.network_calls(name, steps) + 1 in general; twice as many with
+        guidance other than 0 and 1). condition: a resolved request (see `sample`)."""
+        values, sizes = self.conditions.split(condition, self.device)
+        if sizes is None:
+            sizes = sample_categorical(self.n_atoms_prob.float(), n, generator)
+        sample = self._denoise(sizes, options, generator, values=values)[0]
+        return sample | self.conditions.carried(values, n)
 
     @torch.no_grad()
     def chain(self, n_frames: int = 100, generator: torch.Generator | None = None,
@@ -279,8 +306,10 @@ class EDM(Method):
         out["t"] = torch.tensor([times[i] / self.config.timesteps for i in keep])
         return out
 
-    def _denoise(self, sizes: Tensor, options: SamplingOptions, generator, keep=()) -> tuple[dict, list[dict]]:
+    def _denoise(self, sizes: Tensor, options: SamplingOptions, generator, keep=(),
+                 values: Tensor | None = None) -> tuple[dict, list[dict]]:
         name = self._sampler_name(options)
+        guidance = guidance_of(self.config, options)
         n_max, dtype = int(sizes.max()), next(self.net.parameters()).dtype
         mask = (torch.arange(n_max, device=self.device) < sizes[:, None]).to(dtype)
         b, n, d = shape = (len(sizes), n_max, 3 + self.n_feat)
@@ -292,8 +321,10 @@ class EDM(Method):
             if k + 1 in keep:
                 frames.append(self._decode(z_s, mask))
 
+        context = None if values is None else self._context(values, z)
+
         def model(z_t: Tensor, t: int) -> Tensor:
-            return self.eps_model(z_t, t / self.config.timesteps, mask)
+            return guided(lambda c: self.eps_model(z_t, t / self.config.timesteps, mask, c), context, guidance)
 
         z = get_sampler(name)(
             model, z, times, self.gamma, noise=lambda: self.noise(shape, mask, generator, dtype),

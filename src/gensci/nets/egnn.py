@@ -32,12 +32,13 @@ from gensci.ops.masks import edge_mask, gather_nodes, real_first, scatter_nodes,
 
 
 class GCL(nn.Module):
-    """Invariant node update (egnn_new.py GCL, attention on, edge features (d_ij, d0_ij))."""
+    """Invariant node update (egnn_new.py GCL, attention on, edge features (d_ij, d0_ij)). `edge_nf`: pair features
+    after [h_i, h_j]; 1 (d_ij alone) in the property regressor (gensci.nets.property_egnn)."""
 
-    def __init__(self, hidden_nf: int, attention: bool = True):
+    def __init__(self, hidden_nf: int, attention: bool = True, edge_nf: int = 2):
         super().__init__()
         self.edge_mlp = nn.Sequential(
-            nn.Linear(2 * hidden_nf + 2, hidden_nf), nn.SiLU(), nn.Linear(hidden_nf, hidden_nf), nn.SiLU()
+            nn.Linear(2 * hidden_nf + edge_nf, hidden_nf), nn.SiLU(), nn.Linear(hidden_nf, hidden_nf), nn.SiLU()
         )
         self.node_mlp = nn.Sequential(nn.Linear(2 * hidden_nf, hidden_nf), nn.SiLU(), nn.Linear(hidden_nf, hidden_nf))
         self.att_mlp = nn.Linear(hidden_nf, 1) if attention else None

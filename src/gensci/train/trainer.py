@@ -22,7 +22,7 @@ from torch import nn
 
 from gensci.config import ExperimentConfig
 from gensci.data.base import DataSplits
-from gensci.errors import CheckpointError, ConfigError, DivergenceError
+from gensci.errors import CheckpointError, ConfigError, DivergenceError, UserError
 from gensci.methods.base import Method, to_device
 from gensci.progress import Progress
 from gensci.train import distributed as dist_utils
@@ -155,17 +155,7 @@ class Trainer:
         path, ckpt, problems = load_newest_readable(self.checkpoint_dir)
         if problems:
             self.notes += problems + [f"resuming from {path} (step {ckpt['state']['step']}) instead"]
-        target = self.method
-        state = ckpt["method"]
-        if self.wrapped:  # load into the DDP children's modules
-            for name in self.wrapped:
-                getattr(target, name).module.load_state_dict(
-                    {k[len(name) + 1 :]: v for k, v in state.items() if k.startswith(name + ".")}
-                )
-            rest = {k: v for k, v in state.items() if k.split(".")[0] not in self.wrapped}
-            target.load_state_dict(rest, strict=False)
-        else:
-            target.load_state_dict(state)
+        self._load_method(ckpt["method"])
         if self.ema is not None and ckpt.get("ema") is not None:
             self.ema.module.load_state_dict(ckpt["ema"])
             self.ema.n_averaged.copy_(ckpt["ema_n_averaged"])
@@ -185,6 +175,39 @@ class Trainer:
             torch.manual_seed(self.config.seed * 1000 + 1 + self.dist.rank + 7919 * self.state.step)
         self.log.truncate_after(self.state.step)
         self._best_value = self._saved_best()
+
+    def _load_method(self, state: dict[str, torch.Tensor]) -> None:
+        """Load an unwrapped state_dict (a checkpoint's "method") into the method, DDP-wrapped or not."""
+        if self.wrapped:  # load into the DDP children's modules
+            for name in self.wrapped:
+                getattr(self.method, name).module.load_state_dict(
+                    {k[len(name) + 1 :]: v for k, v in state.items() if k.startswith(name + ".")}
+                )
+            rest = {k: v for k, v in state.items() if k.split(".")[0] not in self.wrapped}
+            self.method.load_state_dict(rest, strict=False)
+        else:
+            self.method.load_state_dict(state)
+
+    def warm_start(self) -> None:
+        """train.init_from: a new run's weights from another run's checkpoint (see warm_start_state), the EMA copy
+        from the same weights. The checkpoint's EMA weights are taken where it has them: they are the model that
+        run samples and is evaluated with (the raw weights are one noisy step of it), and the EMA continues from
+        its averaging count, since the warm-up that forgets random initial weights has nothing to forget here.
+        Optimiser state, step counter and schedule start fresh; metrics.jsonl records the source."""
+        path = Path(self.train.init_from)
+        ckpt = load_checkpoint(path)
+        which = "ema" if ckpt.get("ema") is not None else "method"
+        target = dist_utils.unwrapped_state_dict(self.method, self.wrapped)
+        state = warm_start_state(target, ckpt[which], str(path))
+        self._load_method(state)
+        if self.ema is not None:
+            self.ema.module.load_state_dict(state)
+            if which == "ema" and ckpt.get("ema_n_averaged") is not None:
+                self.ema.n_averaged.copy_(ckpt["ema_n_averaged"])
+        step = (ckpt.get("state") or {}).get("step")
+        self.log.write({"step": 0, "kind": "init_from", "init_from": str(path), "init_from_step": step,
+                        "init_from_weights": which})
+        self.notes.append(f"initialised from {path} (step {step}, its {which} weights)")
 
     def _saved_best(self) -> float | None:
         best = self.checkpoint_dir / "best.pt"
@@ -209,8 +232,10 @@ class Trainer:
         if self.train.max_steps is None and self.train.max_minutes is None:
             raise ConfigError("no budget: set train.max_steps or train.max_minutes (--max-steps / --max-minutes)")
         self._best_value = None
-        if resume:
+        if resume:  # a run started with init_from resumes from its own checkpoints
             self.restore()
+        elif self.train.init_from:
+            self.warm_start()
         self._clock = _Clock(self.state.elapsed, self.state.step)
         self._time_spent = 0.0
         stopped_by = "max_steps"
@@ -325,6 +350,34 @@ class Trainer:
         dist_utils.unwrap_ddp(self.method, self.wrapped)
         self.wrapped = []
         dist_utils.shutdown(self.dist)
+
+
+def warm_start_state(target: dict[str, torch.Tensor], source: dict[str, torch.Tensor], origin: str
+                     ) -> dict[str, torch.Tensor]:
+    """The state_dict `target` (the new model's, for shapes and dtypes) filled from `source` (a checkpoint's): tensors
+    of the same shape copied; a tensor of 2+ dimensions whose shape differs only by a larger last dimension (a Linear
+    layer's weight with inputs appended at the end) gets the old values in the leading columns and zeros in the new
+    ones, so that layer computes what it did, whatever the new inputs are. Anything else (missing, unexpected or
+    otherwise mismatched tensors; 1-D tensors, whose length is a layer's width) is a UserError listing them."""
+    out, problems = {}, []
+    for key, want in target.items():
+        have = source.get(key)
+        if not isinstance(have, torch.Tensor):
+            problems.append(f"{key} missing")
+        elif have.shape == want.shape:
+            out[key] = have.to(want.dtype)
+        elif want.dim() >= 2 and have.dim() == want.dim() and have.shape[:-1] == want.shape[:-1] \
+                and have.shape[-1] < want.shape[-1]:
+            out[key] = torch.zeros_like(want)
+            out[key][..., : have.shape[-1]] = have.to(want.dtype)
+        else:
+            problems.append(f"{key} {tuple(have.shape)} -> {tuple(want.shape)}")
+    problems += [f"{key} unexpected" for key in source if key not in target]
+    if problems:
+        more = f" and {len(problems) - 8} more" if len(problems) > 8 else ""
+        raise UserError(f"train.init_from {origin}: its weights do not fit this model ({len(problems)} tensors: "
+                        f"{'; '.join(problems[:8])}{more}); only inputs appended at the end of a layer can be added")
+    return out
 
 
 def compile_networks(method: nn.Module) -> list[str]:

@@ -49,6 +49,8 @@ class SampleOptions:
     prototype: str | None = None  # SMILES models: variations of this molecule
     optimize: str | None = None  # SMILES models: latent optimisation of this property
     search: str = "gradient"  # with optimize: "gradient" (ascent on the property head) or "bo" (Bayesian optimisation)
+    condition: dict[str, float] | None = None  # property-conditional molecules: property -> value (others marginalised)
+    atoms: int | None = None  # molecules: the atom count of every sample (default: drawn, from p(M | c) given a condition)
 
     def __post_init__(self) -> None:
         if self.until_stable and not self.chain:  # it retries chains: without one it would be silently ignored
@@ -224,6 +226,11 @@ class Workflow:
 
     def evaluate(self, run: Run, options: EvalOptions) -> dict[str, Any]:
         raise UserError(f"`gensci evaluate` is not available for {self.domain or 'this'} runs ({run.path})")
+
+    def evaluate_conditional(self, run: Run, options: EvalOptions, conditional) -> dict[str, Any]:
+        """`gensci evaluate --conditional` (gensci.workflows.conditional): property-conditional molecule models only."""
+        raise UserError(f"--conditional evaluates property-conditional molecule models; {run.path} is a "
+                        f"{self.domain or 'other'} run")
 
     def report(self, run: Run, metrics: dict[str, Any]) -> list[ReportSection]:
         """Report sections beyond the common ones (config, loss curves), figures written to run.figures_dir."""

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from gensci.chem.molecule import Molecule
 from gensci.data import qm9
-from gensci.data.molecule_io import MoleculeFileError, read_molecules, read_molecules_lenient
+from gensci.data.molecule_io import SDF_SUFFIXES, MoleculeFileError, read_molecules, read_molecules_lenient
 from gensci.errors import UserError
 from gensci.metrics.molecule_protocols import Carried, evaluate_protocols
 from gensci.workflows.molecule_references import (QM9_ELEMENTS, edm_smiles_cached, file_reference, perceived,
@@ -96,6 +98,79 @@ def evaluate_file(path, reference=None) -> dict:
     result |= {"file": str(path), "n_skipped": len(skipped), "skipped": _skipped_summary(skipped),
                "notes": notes, "seconds": round(time.perf_counter() - start, 2)}
     return result
+
+
+def xtb_file(path, threads: int = 1) -> dict:
+    """GFN2-xTB on each molecule of an XYZ/SDF file at its own geometry (gensci.chem.xtb): its HOMO-LUMO gap (eV)
+    and dipole magnitude (Debye), raw and on QM9's B3LYP scale (the shipped calibration), and their means over the
+    scored molecules. Total charge: the sum of an SDF's formal charges (XYZ: neutral); closed shell. Molecules
+    xTB cannot score are listed with the reason. Raises a UserError when tblite is missing or an SDF file has no 3D
+    coordinates (RDKit reads all its records as 2D layouts)."""
+    from gensci.chem.xtb import METHOD, require_tblite, shipped_calibration, shipped_calibration_record, xtb_properties
+
+    require_tblite()
+    start = time.perf_counter()
+    molecules, skipped = read_molecules_lenient(path)
+    if not molecules:
+        raise MoleculeFileError(path, None, f"no readable molecules ({_skipped_summary(skipped)})")
+    if not _has_3d_coordinates(path):
+        raise MoleculeFileError(path, None, f"no 3D coordinates (2D layouts): the {METHOD} check needs 3D geometries")
+    computed = xtb_properties(molecules, threads=threads)
+    calibration = shipped_calibration()
+    units = {"gap": "eV", "mu": "D"}  # gensci.chem.xtb.PROPERTY_UNITS, short for the keys
+    calibrated = {name: calibration[name].apply(computed[name]) for name in units}
+    rows = []
+    for k, m in enumerate(molecules):
+        row = {"name": m.name, "charge": int(m.charges_or_neutral.sum())}
+        for name, unit in units.items():
+            row[f"{name}_{unit}_xtb"] = _finite_or_none(computed[name][k])
+            row[f"{name}_{unit}"] = _finite_or_none(calibrated[name][k])
+        rows.append(row | ({"failure": computed["failures"][k]} if k in computed["failures"] else {}))
+    result = {"xtb_method": f"{METHOD} single point at the file's geometry (tblite)",
+              "xtb_calibration": f"QM9 B3LYP ~ slope * xTB + offset, {shipped_calibration_record()['data']}",
+              "xtb_n_scored": computed["n_scored"], "xtb_n_failed": len(computed["failures"])}
+    for name, unit in units.items():
+        scored = np.isfinite(computed[name])
+        result[f"xtb_{name}_{unit}_mean_raw"] = float(computed[name][scored].mean()) if scored.any() else None
+        result[f"xtb_{name}_{unit}_mean"] = float(calibrated[name][scored].mean()) if scored.any() else None
+    return result | {"xtb_molecules": rows, "xtb_n_skipped": len(skipped),
+                     "xtb_seconds": round(time.perf_counter() - start, 2)}
+
+
+def _has_3d_coordinates(path) -> bool:
+    """False for an SDF/MOL file whose records RDKit all reads as 2D (tagged 2D or no tag, and every z is 0)."""
+    from pathlib import Path
+
+    from rdkit import Chem, rdBase
+
+    if Path(path).suffix.lower() not in SDF_SUFFIXES:
+        return True  # XYZ frames are 3D by definition
+    with rdBase.BlockLogs():
+        supplier = Chem.SDMolSupplier(str(path), sanitize=False, removeHs=False)
+        return any(mol is not None and mol.GetNumConformers() and mol.GetConformer().Is3D() for mol in supplier)
+
+
+def _finite_or_none(value) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def properties_file(path, properties) -> dict:
+    """QM9 properties (names, or "alpha,mu") of each readable molecule of an XYZ/SDF file, in file order, predicted
+    by the shipped evaluators of EDM's conditional protocol (gensci.workflows.property_evaluator.predict_molecules:
+    `properties`, `properties_mean`, `properties_std`, `properties_units`). A UserError for an unknown name, a
+    missing evaluator, a file without 3D coordinates, or a molecule with elements outside H, C, N, O, F."""
+    from gensci.workflows.property_evaluator import check_properties, load_evaluator, predict_molecules
+
+    names = check_properties(properties)
+    for name in names:  # a typo or a missing evaluator fails before the file is read
+        load_evaluator(name)
+    molecules, skipped = read_molecules_lenient(path)
+    if not molecules:
+        raise MoleculeFileError(path, None, f"no readable molecules ({_skipped_summary(skipped)})")
+    if not _has_3d_coordinates(path) or all(not np.any(m.positions[:, 2]) for m in molecules):
+        raise MoleculeFileError(path, None, "no 3D coordinates (2D layouts: every z is 0); the property evaluators "
+                                "need 3D geometries")
+    return predict_molecules(molecules, names) | {"properties_n_skipped": len(skipped)}
 
 
 def _skipped_summary(skipped: list[tuple[int, str]]) -> str:

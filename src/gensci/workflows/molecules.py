@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,8 @@ from gensci.config import ExperimentConfig
 from gensci.data.base import DataSplits
 from gensci.data.molecule_io import write_sdf, write_smiles, write_xyz
 from gensci.errors import UserError
-from gensci.files import atomic_write
 from gensci.methods.base import Method
+from gensci.methods.molecule_conditions import N_ATOMS, ConditionRangeWarning, MoleculeConditions
 from gensci.metrics.bond_protocol import MIDI_QM9_DATA
 from gensci.metrics.chemistry import FRACTIONS, FUNCTIONAL_GROUPS
 from gensci.metrics.distributions import molecule_stats
@@ -43,6 +44,7 @@ from gensci.errors import OutcomeError
 from gensci.workflows.base import (EvalOptions, Headline, ReportSection, Run, SampleOptions, Verdict, Workflow,
                                    eval_sampling, evaluation_name, periodic_sampling)
 from gensci.workflows.molecule_references import qm9_data_figures
+from gensci.workflows.molecule_samples import carried_by, condition_fields, save_padded
 from gensci.workflows.verdicts import measured
 
 NLL_MOLECULES = 1000  # test molecules for the NLL estimate (at most)
@@ -141,17 +143,37 @@ class MoleculeWorkflow(Workflow):
                                "checkpoint": run.loaded_from, "sample_files": [str(f) for f in files]}
         return result
 
+    def evaluate_conditional(self, run: Run, options: EvalOptions, conditional) -> dict[str, Any]:
+        """EDM's conditional protocol and the xTB check (gensci.workflows.conditional)."""
+        from gensci.workflows.conditional import evaluate_conditional
+
+        return evaluate_conditional(run, options, conditional)
+
     def sample(self, run: Run, options: SampleOptions) -> list[Path]:
         """n molecules as SDF (+ XYZ when they have positions, + SMILES when they are 2D graphs), or with
         options.chain the denoising trajectory as PNG strip + GIF."""
         method = run.method(checkpoint=options.checkpoint)
         generator = _generator(method, options.seed)
         if options.chain:
+            if options.condition:
+                raise UserError("--chain draws one molecule without conditions; --condition does not apply to it")
             return self._chain(run, method, options, generator)
-        samples = method.sample(options.n or 100, generator=generator, options=options.sampling())
+        condition = sample_condition(options)
+        if condition is not None and not isinstance(getattr(method, "conditions", None), MoleculeConditions):
+            raise UserError(f"method {run.config.method.name} samples without --condition or --atoms")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConditionRangeWarning)
+            samples = method.sample(options.n or 100, condition=condition, generator=generator,
+                                    options=options.sampling())
+        for w in caught:  # a value outside the training range: one line, and the samples anyway
+            if issubclass(w.category, ConditionRangeWarning):
+                self.messages.append(f"warning: {w.message}")
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         molecules = molecules_from_padded(samples, run.info["atom_types"])
         base = _out_base(options.out, run, "samples")
-        paths = [write_sdf(base.with_suffix(".sdf"), molecules, seed=options.seed)]
+        paths = [write_sdf(base.with_suffix(".sdf"), molecules, seed=options.seed,
+                           fields=condition_fields(method, samples))]
         if all(m.positions is not None for m in molecules):
             return paths + [write_xyz(base.with_suffix(".xyz"), molecules)]
         self.messages.append("2D samples: SMILES (one per line, marked valid/invalid) and an SDF of RDKit ETKDG "
@@ -166,8 +188,9 @@ class MoleculeWorkflow(Workflow):
         tries = options.max_tries if options.until_stable else 1
         if tries < 1:
             raise UserError(f"--max-tries must be at least 1, got {tries}")
+        size = {} if options.atoms is None else {"n_atoms": _atom_count(options.atoms, method)}
         for attempt in range(1, tries + 1):
-            chain = method.chain(100, generator=generator, options=options.sampling())
+            chain = method.chain(100, generator=generator, options=options.sampling(), **size)
             frames = molecules_from_padded(chain, run.info["atom_types"], "frame")
             stable = is_stable(frames[-1])
             if stable or not options.until_stable:
@@ -210,8 +233,10 @@ class MoleculeWorkflow(Workflow):
             sections.append(ReportSection("Denoising chain", "One molecule from pure noise (t = 1) to the sample "
                                           "(t = 0).", figures=pictures))
         reference = _reference(info, carried)
+        from gensci.workflows.conditional import conditional_sections
+
         return (sections + distribution_sections(molecules, reference, carried, figures)
-                + chemistry_sections(metrics, reference, figures))
+                + chemistry_sections(metrics, reference, figures) + conditional_sections(run))
 
     def headline(self, metrics: dict[str, Any]) -> dict[str, Any]:
         return {k: metrics[k] for k in HEADLINE if k in metrics}
@@ -297,11 +322,19 @@ class MoleculeWorkflow(Workflow):
         return text
 
 
-def carried_by(method: Method, info: dict[str, Any]) -> Carried:
-    """What the method's samples hold, from its sample_spec keys: 3D positions, bonds; explicit H from the
-    data's elements."""
-    spec = type(method).sample_spec(method.config, info)
-    return Carried(positions="positions" in spec, bonds="bonds" in spec, explicit_h="H" in info["atom_types"])
+def sample_condition(options: SampleOptions) -> dict[str, Any] | None:
+    """The condition `gensci sample` passes to a molecule method: --condition values and --atoms (None: neither)."""
+    condition = dict(options.condition or {})
+    if options.atoms is not None:
+        condition[N_ATOMS] = options.atoms
+    return condition or None
+
+
+def _atom_count(n: int, method: Method) -> int:
+    limit = int(method.info.get("max_n_atoms", n))
+    if not 1 <= n <= limit:
+        raise UserError(f"--atoms must be in 1..{limit}, got {n}")
+    return n
 
 
 def is_stable(m: Molecule) -> bool:
@@ -324,16 +357,6 @@ def split_nll(method: Method, split, n: int, seed: int, batch_size: int = 100) -
         nll = method.log_likelihood(batch, generator=generator)
         total, count = total + float(nll.sum()), count + len(nll)
     return total / max(count, 1)
-
-
-PADDED_KEYS = ("positions", "atom_types", "node_mask", "formal_charges", "bonds")
-
-
-def save_padded(path: Path, samples: dict) -> Path:
-    """The padded samples (positions, atom types, mask, charges, bonds: what molecules_from_padded reads) as an npz,
-    losslessly: the report draws the evaluated molecules' distributions from it."""
-    arrays = {k: v.detach().cpu().numpy() for k, v in samples.items() if k in PADDED_KEYS}
-    return atomic_write(path, lambda tmp: np.savez_compressed(tmp, **arrays))
 
 
 def evaluated_molecules(metrics: dict[str, Any], info: dict[str, Any]) -> list[Molecule] | None:
