@@ -23,7 +23,7 @@ ALLOWED = {
     "gensci.data": LEAVES + ["gensci.chem", "gensci.config"],
     "gensci.nets": LEAVES,
     "gensci.metrics": LEAVES + ["gensci.chem"],
-    "gensci.mcmc": ["gensci.errors", "gensci.progress", "gensci.ops"],  # samplers on energies: torch and leaves
+    "gensci.mcmc": ["gensci.errors", "gensci.progress", "gensci.ops", "gensci.metrics"],  # samplers on energies: torch and leaves
     "gensci.methods": LEAVES + ["gensci.nets", "gensci.config"],
     "gensci.train": LEAVES + ["gensci.config", "gensci.methods.base", "gensci.data.base"],
     "gensci.viz": LEAVES + ["gensci.chem", "gensci.metrics"],

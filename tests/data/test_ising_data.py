@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from gensci.config import validate
-from gensci.data.ising import (WolffChains, integrated_autocorrelation_time, measure_thinning,
-                               sample_configurations)
-from gensci.ops.ising import energy, magnetisation, onsager_energy, onsager_magnetisation
+from gensci.data.ising import integrated_autocorrelation_time, measure_thinning, sample_configurations
+from gensci.ops.ising import WolffChains, energy, magnetisation, onsager_energy, onsager_magnetisation
 from gensci.workflows.base import load_data
 
 

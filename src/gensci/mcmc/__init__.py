@@ -1,5 +1,6 @@
-"""Classical MCMC on energy targets: batched kernels (gensci.mcmc.samplers) and the chain runner
-(gensci.mcmc.chains). Imports only torch and the leaves; the measurements live in gensci.metrics.sampling."""
+"""MCMC on energy targets: batched kernels (gensci.mcmc.samplers; spin kernels gensci.mcmc.spins), the chain runner
+(gensci.mcmc.chains) and normalizing-flow proposals trained on the energy (gensci.mcmc.flows, zuko). The
+measurements live in gensci.metrics.sampling."""
 
 from gensci.mcmc.chains import ChainResult, run_chains
 from gensci.mcmc.samplers import (
@@ -14,6 +15,7 @@ from gensci.mcmc.samplers import (
     Proposal,
     RandomWalkMetropolis,
 )
+from gensci.mcmc.spins import HeatBath, SpinMetropolis, Wolff
 
-__all__ = ["HMC", "MALA", "ChainResult", "ChainState", "Counts", "DualAveraging", "FlowMALA", "IndependenceMH",
-           "Kernel", "Proposal", "RandomWalkMetropolis", "run_chains"]
+__all__ = ["HMC", "MALA", "ChainResult", "ChainState", "Counts", "DualAveraging", "FlowMALA", "HeatBath",
+           "IndependenceMH", "Kernel", "Proposal", "RandomWalkMetropolis", "SpinMetropolis", "Wolff", "run_chains"]

@@ -56,3 +56,67 @@ def neighbour_table(size: int) -> np.ndarray:
     idx = np.arange(size * size).reshape(size, size)
     nbs = [np.roll(idx, -1, axis=1), np.roll(idx, 1, axis=1), np.roll(idx, -1, axis=0), np.roll(idx, 1, axis=0)]
     return np.stack(nbs, axis=-1).reshape(size * size, 4)
+
+
+class WolffChains:
+    """R independent L x L periodic Ising chains updated together by Wolff cluster flips.
+
+    spins [R, L*L] int8 (±1); `energy` [R] (sum over bonds of -s_i s_j) and `magnet` [R] (sum of
+    spins) are kept exact; `step()` flips one cluster per chain and returns the cluster sizes [R].
+    """
+
+    def __init__(self, spins: np.ndarray, temperature: float, rng: np.random.Generator):
+        self.n_chains, n = spins.shape
+        self.size = math.isqrt(n)
+        self.spins = np.ascontiguousarray(spins, dtype=np.int8).ravel()  # flat [R * N]
+        self.p_add = -math.expm1(-2.0 / temperature)  # 1 - exp(-2 J / T)
+        self.rng = rng
+        self.table = neighbour_table(self.size)
+        self._in_cluster = np.zeros(self.spins.size, dtype=bool)
+        lattice = self.lattices().astype(np.int64)
+        bonds = lattice * np.roll(lattice, -1, -1) + lattice * np.roll(lattice, -1, -2)
+        self.energy = -bonds.sum(axis=(1, 2))
+        self.magnet = lattice.sum(axis=(1, 2))
+
+    @property
+    def n_sites(self) -> int:
+        return self.size * self.size
+
+    def lattices(self) -> np.ndarray:
+        """The current configurations [R, L, L] int8 (a copy)."""
+        return self.spins.reshape(self.n_chains, self.size, self.size).copy()
+
+    def _neighbours(self, flat: np.ndarray) -> np.ndarray:
+        """Flat indices [len(flat), 4] of the neighbours of flat sites (same chain)."""
+        chain, site = np.divmod(flat, self.n_sites)
+        return chain[:, None] * self.n_sites + self.table[site]
+
+    def step(self) -> np.ndarray:
+        n = self.n_sites
+        seeds = np.arange(self.n_chains) * n + self.rng.integers(n, size=self.n_chains)
+        sign = self.spins[seeds].astype(np.int64)  # the cluster's spin, per chain
+        in_c = self._in_cluster
+        in_c[seeds] = True
+        frontier, members = seeds, [seeds]
+        while frontier.size:
+            cand = self._neighbours(frontier).ravel()
+            same = self.spins[cand] == np.repeat(sign[frontier // n], 4)
+            ok = same & ~in_c[cand] & (self.rng.random(cand.size) < self.p_add)
+            frontier = np.unique(cand[ok])  # a site reached by several bonds joins once
+            in_c[frontier] = True
+            members.append(frontier)
+        cluster = np.concatenate(members)
+        chain = cluster // n
+        nbr = self._neighbours(cluster)
+        boundary = ~in_c[nbr]  # bonds leaving the cluster change sign; interior bonds do not
+        before = (sign[chain][:, None] * self.spins[nbr] * boundary).sum(1)
+        self.energy += 2 * np.bincount(chain, weights=before, minlength=self.n_chains).astype(np.int64)
+        sizes = np.bincount(chain, minlength=self.n_chains)
+        self.magnet -= 2 * sign * sizes
+        self.spins[cluster] *= -1
+        in_c[cluster] = False
+        return sizes
+
+    def run(self, steps: int) -> np.ndarray:
+        """`steps` steps; returns the cluster sizes [steps, R]."""
+        return np.array([self.step() for _ in range(steps)]).reshape(steps, self.n_chains)
