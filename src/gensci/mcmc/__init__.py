@@ -3,6 +3,7 @@
 measurements live in gensci.metrics.sampling."""
 
 from gensci.mcmc.chains import ChainResult, run_chains
+from gensci.mcmc.learned import LearnedProposal, LearnedTraining, train_learned_proposal
 from gensci.mcmc.samplers import (
     HMC,
     MALA,
@@ -18,4 +19,5 @@ from gensci.mcmc.samplers import (
 from gensci.mcmc.spins import HeatBath, SpinMetropolis, Wolff
 
 __all__ = ["HMC", "MALA", "ChainResult", "ChainState", "Counts", "DualAveraging", "FlowMALA", "HeatBath",
-           "IndependenceMH", "Kernel", "Proposal", "RandomWalkMetropolis", "SpinMetropolis", "Wolff", "run_chains"]
+           "IndependenceMH", "Kernel", "LearnedProposal", "LearnedTraining", "Proposal", "RandomWalkMetropolis",
+           "SpinMetropolis", "Wolff", "run_chains", "train_learned_proposal"]
