@@ -109,6 +109,31 @@ def test_a_stopped_training_resumes_to_the_same_weights(trained, tmp_path):
     assert again == logged[-1] and (other / "metrics.jsonl").read_text().count("\n") == 3
 
 
+def test_an_interrupt_saves_the_batches_done_and_resume_continues_to_the_same_weights(trained, tmp_path, monkeypatch):
+    """Ctrl-C or SIGTERM mid-epoch (raised here from the 8th forward pass) saves the state; --resume ends where an
+    uninterrupted training does."""
+    run, _, _ = trained
+    other = tmp_path / "interrupted"
+    calls, forward = [0], pe.PropertyEGNN.forward
+
+    def interrupted(self, *args, **kwargs):
+        calls[0] += 1
+        if calls[0] == 8:
+            raise KeyboardInterrupt
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(pe.PropertyEGNN, "forward", interrupted)
+    stopped = pe.train_evaluator(other, pe.EvaluatorConfig(property="alpha", **TINY), progress=False)
+    # 5 training batches and one validation pass in epoch 0, then epoch 1's first batch: the 8th call is batch 1
+    assert stopped["kind"] == "stopped" and (stopped["epoch"], stopped["batch"]) == (1, 1)
+    monkeypatch.setattr(pe.PropertyEGNN, "forward", forward)
+    pe.train_evaluator(other, resume=True, progress=False)
+    a = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    b = torch.load(other / "checkpoints" / "last.pt", weights_only=True)
+    for k in a["model"]:
+        torch.testing.assert_close(a["model"][k], b["model"][k], rtol=0, atol=0)
+
+
 def test_export_ships_weights_and_baselines_that_load_without_pickle(trained):
     _, folder, final = trained
     manifest = json.loads((folder / "alpha.json").read_text())

@@ -241,7 +241,7 @@ class Trainer:
         stopped_by = "max_steps"
         # a bar on a terminal, plain lines every 10 s in a log (gensci.progress); --quiet: nothing
         with Progress("step", self.train.max_steps, rate_unit="steps", completed=self.state.step, clock=time.monotonic,
-                      enabled=self.dist.is_main and self.train.progress) as bar, _sigterm_as_interrupt():
+                      enabled=self.dist.is_main and self.train.progress) as bar, sigterm_as_interrupt():
             for note in self.notes:
                 bar.note(note)
             self._bar = bar
@@ -418,7 +418,7 @@ class _Clock:
 
 
 @contextmanager
-def _sigterm_as_interrupt():
+def sigterm_as_interrupt():
     """SIGTERM (e.g. a batch scheduler's time limit) saves a checkpoint like Ctrl-C does."""
 
     def handler(signum, frame):

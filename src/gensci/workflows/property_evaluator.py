@@ -41,6 +41,7 @@ from gensci.files import atomic_write
 from gensci.metrics import properties as metrics
 from gensci.nets.property_egnn import PropertyEGNN
 from gensci.progress import Progress
+from gensci.train.trainer import sigterm_as_interrupt
 
 PROPERTIES = tuple(qm9.PROPERTY_UNITS)
 RUN_PREFIX = "qm9-property-"  # benchmarks/runs/qm9-property-PROP
@@ -183,41 +184,45 @@ def train_evaluator(run_dir, config: EvaluatorConfig | None = None, resume: bool
 
     done = state["epoch"] * n_batches + state["batch"]
     with Progress(f"evaluator {config.property}: batch", config.epochs * n_batches, unit="batches",
-                  completed=done, enabled=progress) as bar:
-        while state["epoch"] < config.epochs:
-            epoch = state["epoch"]
-            for group in optimizer.param_groups:  # cosine annealing over the epochs (module docstring)
-                group["lr"] = config.lr * (1 + math.cos(math.pi * epoch / config.epochs)) / 2
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed * 1_000_003 + epoch))
-            for b in range(state["batch"], n_batches):
-                idx = order[b * config.batch_size:(b + 1) * config.batch_size].to(device)
-                pred = net(train["one_hot"][idx], train["positions"][idx], train["node_mask"][idx])
-                loss = (pred - (train["y"][idx] - mean) / mad).abs().mean()
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch}, batch {b}")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                state["loss_sum"] += loss.item() * len(idx)
-                state["count"] += len(idx)
-                state["batch"], ran = b + 1, ran + 1
-                bar.advance(1, loss=state["loss_sum"] / state["count"], epoch=epoch)
-                if max_batches is not None and ran >= max_batches:
-                    save()
-                    return {"kind": "stopped", "epoch": epoch, "batch": b + 1, **_times(state)}
-                if time.perf_counter() - saved_at > 60 * config.checkpoint_minutes:
-                    save()
-            pred = _predict(net, data["valid"], config.eval_batch_size, device) * mad + mean
-            val_mae = float((pred.double() - y_valid).abs().mean())
-            if val_mae < state["best_val"]:
-                state["best_val"], state["best_epoch"] = val_mae, epoch
-                best = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            last_line = {"kind": "epoch", "epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
-                         "train_l1_normalised": state["loss_sum"] / state["count"], "valid_mae": val_mae,
-                         "best_valid_mae": state["best_val"], "best_epoch": state["best_epoch"]}
-            state.update(epoch=epoch + 1, batch=0, loss_sum=0.0, count=0)
+                  completed=done, enabled=progress) as bar, sigterm_as_interrupt():
+        try:
+            while state["epoch"] < config.epochs:
+                epoch = state["epoch"]
+                for group in optimizer.param_groups:  # cosine annealing over the epochs (module docstring)
+                    group["lr"] = config.lr * (1 + math.cos(math.pi * epoch / config.epochs)) / 2
+                order = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed * 1_000_003 + epoch))
+                for b in range(state["batch"], n_batches):
+                    idx = order[b * config.batch_size:(b + 1) * config.batch_size].to(device)
+                    pred = net(train["one_hot"][idx], train["positions"][idx], train["node_mask"][idx])
+                    loss = (pred - (train["y"][idx] - mean) / mad).abs().mean()
+                    if not torch.isfinite(loss):
+                        raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch}, batch {b}")
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    state["loss_sum"] += loss.item() * len(idx)
+                    state["count"] += len(idx)
+                    state["batch"], ran = b + 1, ran + 1
+                    bar.advance(1, loss=state["loss_sum"] / state["count"], epoch=epoch)
+                    if max_batches is not None and ran >= max_batches:
+                        save()
+                        return {"kind": "stopped", "epoch": epoch, "batch": b + 1, **_times(state)}
+                    if time.perf_counter() - saved_at > 60 * config.checkpoint_minutes:
+                        save()
+                pred = _predict(net, data["valid"], config.eval_batch_size, device) * mad + mean
+                val_mae = float((pred.double() - y_valid).abs().mean())
+                if val_mae < state["best_val"]:
+                    state["best_val"], state["best_epoch"] = val_mae, epoch
+                    best = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                last_line = {"kind": "epoch", "epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
+                             "train_l1_normalised": state["loss_sum"] / state["count"], "valid_mae": val_mae,
+                             "best_valid_mae": state["best_val"], "best_epoch": state["best_epoch"]}
+                state.update(epoch=epoch + 1, batch=0, loss_sum=0.0, count=0)
+                save()
+                _append(log_path, last_line | _times(state))
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: keep the batches done; continue with --resume
             save()
-            _append(log_path, last_line | _times(state))
+            return {"kind": "stopped", "epoch": state["epoch"], "batch": state["batch"], **_times(state)}
     if state["best_epoch"] >= 0 and not _final_logged(log_path):
         net.load_state_dict(best)
         pred = _predict(net, data["test"], config.eval_batch_size, device) * mad + mean
